@@ -1,0 +1,320 @@
+// Package sqlitestore is the embedded store: SQLite (pure Go, no cgo) in WAL
+// mode with one writer connection and BEGIN IMMEDIATE transactions, so writers
+// never fail on lock upgrades and readers never block the writer.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/store"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// FileName is the database file inside the data directory.
+const FileName = "slipway.db"
+
+// Store is the SQLite store.
+type Store struct {
+	writer *sql.DB
+	reader *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database in dir and migrates it.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlitestore: data dir: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	// synchronous(FULL): a commit is on disk before the client hears OK, so a
+	// power cut loses nothing acknowledged.
+	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{writer: w, reader: r}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenMemory opens a throwaway in-memory database (one connection).
+func OpenMemory(ctx context.Context) (*Store, error) {
+	db, err := sql.Open("sqlite", "file::memory:?_pragma=foreign_keys(1)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	s := &Store{writer: db, reader: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Engine implements store.Store.
+func (s *Store) Engine() string { return "sqlite" }
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	err := s.writer.Close()
+	if s.reader != s.writer {
+		err = errors.Join(err, s.reader.Close())
+	}
+	return err
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlitestore: migrate: %w", err)
+	}
+	entries, err := migrations.ReadDir("migrations")
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		num, _, _ := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: bad migration name %q", e.Name())
+		}
+		body, err := migrations.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return err
+		}
+		err = s.Update(ctx, func(t store.Tx) error {
+			tx := t.(*tx)
+			var n int
+			if err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.q.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", e.Name(), err)
+			}
+			_, err := tx.q.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)`, v, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlitestore: %w", err)
+		}
+	}
+	return nil
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, s.writer, false, fn)
+}
+
+// View implements store.Store.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.run(ctx, s.reader, s.reader != s.writer, fn)
+}
+
+func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(store.Tx) error) error {
+	sqlTx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("sqlitestore: begin: %w", err)
+	}
+	if err := fn(&tx{ctx: ctx, q: sqlTx}); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("sqlitestore: commit: %w", err)
+	}
+	return nil
+}
+
+// Reset implements store.Store.
+func (s *Store) Reset(ctx context.Context) error {
+	return s.Update(ctx, func(t store.Tx) error {
+		q := t.(*tx).q
+		for _, table := range []string{"resources", "idempotency"} {
+			if _, err := q.ExecContext(ctx, "DELETE FROM "+table); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type tx struct {
+	ctx context.Context
+	q   *sql.Tx
+}
+
+const recordCols = `account, region, kind, id, parent, sort_key, created_ms, updated_ms, tags, body`
+
+func scanRecord(sc interface{ Scan(...any) error }) (*store.Record, error) {
+	var r store.Record
+	var created, updated int64
+	var tags string
+	if err := sc.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Parent, &r.SortKey, &created, &updated, &tags, &r.Body); err != nil {
+		return nil, err
+	}
+	r.Created = time.UnixMilli(created).UTC()
+	r.Updated = time.UnixMilli(updated).UTC()
+	if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
+		return nil, fmt.Errorf("sqlitestore: tags of %s: %w", r.ID, err)
+	}
+	return &r, nil
+}
+
+func encodeTags(t map[string]string) (string, error) {
+	if t == nil {
+		t = map[string]string{}
+	}
+	b, err := json.Marshal(t)
+	return string(b), err
+}
+
+func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
+	row := t.q.QueryRowContext(t.ctx, `SELECT `+recordCols+` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+		scope.Account, scope.Region, kind, id)
+	r, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return r, err
+}
+
+func (t *tx) Insert(r *store.Record) error {
+	tags, err := encodeTags(r.Tags)
+	if err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(t.ctx, `INSERT INTO resources (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		r.Account, r.Region, r.Kind, r.ID, r.Parent, r.SortKey, r.Created.UnixMilli(), r.Updated.UnixMilli(), tags, r.Body)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(store.ErrExists, err)
+	}
+	return nil
+}
+
+func (t *tx) Update(r *store.Record) error {
+	tags, err := encodeTags(r.Tags)
+	if err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(t.ctx, `UPDATE resources SET parent = ?, sort_key = ?, updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+		r.Parent, r.SortKey, r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(store.ErrNotFound, err)
+	}
+	return nil
+}
+
+func (t *tx) Delete(scope store.Scope, kind, id string) error {
+	res, err := t.q.ExecContext(t.ctx, `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+		scope.Account, scope.Region, kind, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(store.ErrNotFound, err)
+	}
+	return nil
+}
+
+func (t *tx) List(q store.ListQuery) ([]*store.Record, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := t.q.QueryContext(t.ctx, `SELECT `+recordCols+` FROM resources
+		WHERE account = ? AND region = ? AND kind = ? AND parent = ? AND sort_key > ?
+		ORDER BY sort_key LIMIT ?`, q.Account, q.Region, q.Kind, q.Parent, q.After, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*store.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) Count(scope store.Scope, kind, parent string) (int, error) {
+	var n int
+	err := t.q.QueryRowContext(t.ctx, `SELECT count(*) FROM resources WHERE account = ? AND region = ? AND kind = ? AND parent = ?`,
+		scope.Account, scope.Region, kind, parent).Scan(&n)
+	return n, err
+}
+
+func (t *tx) Idempotency(k store.IdempotencyKey) (*store.IdempotencyRecord, error) {
+	r := store.IdempotencyRecord{IdempotencyKey: k}
+	var created int64
+	err := t.q.QueryRowContext(t.ctx, `SELECT fingerprint, result, created_ms FROM idempotency WHERE account = ? AND region = ? AND operation = ? AND token = ?`,
+		k.Account, k.Region, k.Operation, k.Token).Scan(&r.Fingerprint, &r.Result, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	r.Created = time.UnixMilli(created).UTC()
+	return &r, err
+}
+
+func (t *tx) PutIdempotency(r *store.IdempotencyRecord) error {
+	_, err := t.q.ExecContext(t.ctx, `INSERT INTO idempotency (account, region, operation, token, fingerprint, result, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Account, r.Region, r.Operation, r.Token, r.Fingerprint, r.Result, r.Created.UnixMilli())
+	return err
+}
+
+func (t *tx) Meta(key string) ([]byte, error) {
+	var v []byte
+	err := t.q.QueryRowContext(t.ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	return v, err
+}
+
+func (t *tx) PutMeta(key string, value []byte) error {
+	_, err := t.q.ExecContext(t.ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}

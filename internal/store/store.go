@@ -1,0 +1,132 @@
+// Package store defines where Slipway keeps state: every AWS resource is a
+// Record (a few indexed columns plus the canonical JSON body), written in
+// transactions. Engines live in sub-packages and must pass storetest.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Errors every engine returns.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+)
+
+// Scope partitions all state: an account in a region.
+type Scope struct {
+	Account string
+	Region  string
+}
+
+// Record is one stored resource.
+type Record struct {
+	Scope
+	// Kind names the resource type, e.g. "imagebuilder.workflow".
+	Kind string
+	// ID is unique within Scope and Kind (usually the ARN).
+	ID string
+	// Parent groups records for listing (e.g. the builds of one version).
+	Parent string
+	// SortKey orders records within Scope, Kind and Parent; it is unique there.
+	SortKey string
+	Created time.Time
+	Updated time.Time
+	Tags    map[string]string
+	Body    []byte
+}
+
+// ListQuery selects a page of records of one kind and parent, in SortKey
+// order, strictly after After.
+type ListQuery struct {
+	Scope
+	Kind   string
+	Parent string
+	After  string
+	Limit  int
+}
+
+// IdempotencyKey identifies a clientToken use.
+type IdempotencyKey struct {
+	Scope
+	Operation string
+	Token     string
+}
+
+// IdempotencyRecord is the outcome remembered for a clientToken.
+type IdempotencyRecord struct {
+	IdempotencyKey
+	Fingerprint string
+	Result      []byte
+	Created     time.Time
+}
+
+// Tx is a transaction. It is only valid inside the function it is passed to.
+type Tx interface {
+	Get(scope Scope, kind, id string) (*Record, error)
+	// Insert fails with ErrExists if the ID or the SortKey is taken.
+	Insert(r *Record) error
+	// Update replaces an existing record; ErrNotFound if there is none.
+	Update(r *Record) error
+	Delete(scope Scope, kind, id string) error
+	List(q ListQuery) ([]*Record, error)
+	Count(scope Scope, kind, parent string) (int, error)
+
+	Idempotency(k IdempotencyKey) (*IdempotencyRecord, error)
+	PutIdempotency(r *IdempotencyRecord) error
+
+	Meta(key string) ([]byte, error)
+	PutMeta(key string, value []byte) error
+}
+
+// Store is a transactional state store.
+type Store interface {
+	// Update runs fn in a read-write transaction, committed if fn returns nil.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Reset deletes all state except the server's own metadata.
+	Reset(ctx context.Context) error
+	// Engine names the engine, e.g. "sqlite".
+	Engine() string
+	Close() error
+}
+
+// Idempotent runs fn at most once per clientToken: inside one transaction it
+// replays the remembered result when key was used with the same fingerprint,
+// returns mismatch when it was used with another, and otherwise runs fn and
+// remembers its result. An empty token disables the mechanism.
+func Idempotent[T any](ctx context.Context, s Store, key IdempotencyKey, fingerprint string, mismatch error, fn func(Tx) (T, error)) (T, error) {
+	var out T
+	err := s.Update(ctx, func(tx Tx) error {
+		if key.Token != "" {
+			prev, err := tx.Idempotency(key)
+			switch {
+			case err == nil:
+				if prev.Fingerprint != fingerprint {
+					return mismatch
+				}
+				return json.Unmarshal(prev.Result, &out)
+			case !errors.Is(err, ErrNotFound):
+				return err
+			}
+		}
+		res, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		out = res
+		if key.Token == "" {
+			return nil
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			return err
+		}
+		return tx.PutIdempotency(&IdempotencyRecord{IdempotencyKey: key, Fingerprint: fingerprint, Result: b, Created: time.Now()})
+	})
+	return out, err
+}
