@@ -131,7 +131,7 @@ func TestParseBad(t *testing.T) {
 func TestPaths(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"$.stepOutputs.step-name.output-name": "$.stepOutputs.step-name.output-name",
+		"$.stepOutputs.step-name.output-name":    "$.stepOutputs.step-name.output-name",
 		"$.stepOutputs.CreateSnapshot.output[0]": "$.stepOutputs.CreateSnapshot.output[0]",
 		"$['parameters']['a.b']":                 "$.parameters['a.b']",
 	} {

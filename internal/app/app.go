@@ -1,0 +1,191 @@
+// Package app wires a Slipway process together: store, services, protocol
+// server and admin endpoints. cmd/slipway and the tests both start it here.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/awsproto"
+	"github.com/slipway-dev/slipway/internal/imagebuilder"
+	"github.com/slipway-dev/slipway/internal/imagebuilder/ibhttp"
+	"github.com/slipway-dev/slipway/internal/pagetoken"
+	"github.com/slipway-dev/slipway/internal/sigv4"
+	"github.com/slipway-dev/slipway/internal/store"
+	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
+	"github.com/slipway-dev/slipway/internal/transfer"
+	"github.com/slipway-dev/slipway/internal/transfer/tfhttp"
+)
+
+// Version is the Slipway version, set at link time (-X) or from build info.
+var Version = ""
+
+// VersionString reports the build's version.
+func VersionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// App is a running Slipway.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	store    store.Store
+	services []*awsproto.Service
+	handler  http.Handler
+	server   *http.Server
+}
+
+const tokenKeyMeta = "pagetoken-key"
+
+// New opens the store and builds the services.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var st store.Store
+	var err error
+	if cfg.InMemory {
+		st, err = sqlitestore.OpenMemory(ctx)
+	} else {
+		if cfg.DataDir == "" {
+			cfg.DataDir = DefaultDataDir
+		}
+		st, err = sqlitestore.Open(ctx, cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := tokenKey(ctx, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	tokens := pagetoken.New(key)
+
+	creds := append([]sigv4.Credential{DefaultCredential}, cfg.Credentials...)
+	verifier := sigv4.NewVerifier(creds, nil)
+
+	ibSvc := awsproto.NewService("imagebuilder")
+	ibhttp.Register(ibSvc, imagebuilder.New(st, tokens, nil))
+	tfSvc := awsproto.NewService("transfer")
+	tfhttp.Register(tfSvc, transfer.New(st, tokens, nil))
+
+	a := &App{cfg: cfg, log: log, store: st, services: []*awsproto.Service{ibSvc, tfSvc}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_slipway/health", a.health)
+	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
+	mux.HandleFunc("POST /_slipway/reset", a.reset)
+	api := awsproto.NewServer(verifier, log, ibSvc, tfSvc)
+	a.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/_slipway/") {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+	a.server = &http.Server{Handler: a.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	return a, nil
+}
+
+// tokenKey loads (or creates, once) the key pagination tokens are signed
+// with. It lives in the store so tokens survive restarts and replicas agree.
+func tokenKey(ctx context.Context, st store.Store) ([]byte, error) {
+	var key []byte
+	err := st.Update(ctx, func(tx store.Tx) error {
+		k, err := tx.Meta(tokenKeyMeta)
+		if err == nil {
+			key = k
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+		return tx.PutMeta(tokenKeyMeta, key)
+	})
+	return key, err
+}
+
+// Handler returns the HTTP handler serving the AWS APIs and /_slipway/.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Serve serves on ln until Shutdown.
+func (a *App) Serve(ln net.Listener) error {
+	err := a.server.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting requests, lets in-flight ones finish, and closes
+// the store. Every acknowledged write is already committed.
+func (a *App) Shutdown(ctx context.Context) error {
+	return errors.Join(a.server.Shutdown(ctx), a.store.Close())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func (a *App) health(w http.ResponseWriter, r *http.Request) {
+	services := map[string]any{}
+	for _, s := range a.services {
+		ops := s.Implemented()
+		sort.Strings(ops)
+		services[s.Model.Name] = map[string]any{"apiVersion": s.Model.APIVersion, "operations": ops}
+	}
+	st := map[string]any{"engine": a.store.Engine(), "inMemory": a.cfg.InMemory}
+	if !a.cfg.InMemory {
+		st["dataDir"] = a.cfg.DataDir
+	}
+	status, code := "ok", http.StatusOK
+	if err := a.store.View(r.Context(), func(tx store.Tx) error { _, err := tx.Meta(tokenKeyMeta); return err }); err != nil {
+		status, code = "unavailable", http.StatusServiceUnavailable
+		st["error"] = err.Error()
+	}
+	writeJSON(w, code, map[string]any{"status": status, "version": VersionString(), "services": services, "store": st})
+}
+
+func (a *App) versionHandler(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"version": VersionString()})
+}
+
+func (a *App) reset(w http.ResponseWriter, r *http.Request) {
+	if err := a.store.Reset(r.Context()); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	a.log.Info("state reset", "remote", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, map[string]any{"reset": true})
+}
+
+// Describe returns a one-line summary for the start-up log.
+func (a *App) Describe() string {
+	if a.cfg.InMemory {
+		return "store=memory"
+	}
+	return fmt.Sprintf("store=sqlite data-dir=%s", a.cfg.DataDir)
+}

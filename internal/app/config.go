@@ -1,0 +1,68 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+
+	"github.com/slipway-dev/slipway/internal/sigv4"
+)
+
+// Config is how a Slipway process is set up.
+type Config struct {
+	// Addr is the listen address (default 127.0.0.1:4599).
+	Addr string
+	// DataDir holds the SQLite database (default ./slipway-data).
+	DataDir string
+	// InMemory keeps all state in memory; nothing survives the process.
+	InMemory bool
+	// ConfigFile optionally names a JSON file with more credentials.
+	ConfigFile string
+	// Credentials are the access keys requests may be signed with; the
+	// default pair test/test (account 000000000000) is always present.
+	Credentials []sigv4.Credential
+}
+
+// Defaults for a Slipway process.
+const (
+	DefaultAddr    = "127.0.0.1:4599"
+	DefaultDataDir = "./slipway-data"
+	DefaultAccount = "000000000000"
+)
+
+// DefaultCredential is the pair that works out of the box.
+var DefaultCredential = sigv4.Credential{AccessKeyID: "test", Secret: "test", Account: DefaultAccount}
+
+// fileConfig is the --config file format.
+type fileConfig struct {
+	Credentials []struct {
+		AccessKeyID     string `json:"accessKeyId"`
+		SecretAccessKey string `json:"secretAccessKey"`
+		AccountID       string `json:"accountId"`
+	} `json:"credentials"`
+}
+
+var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
+
+// LoadFile reads credentials from a --config file into c.
+func (c *Config) LoadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	var fc fileConfig
+	if err := json.Unmarshal(b, &fc); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	for i, cr := range fc.Credentials {
+		if cr.AccessKeyID == "" || cr.SecretAccessKey == "" {
+			return fmt.Errorf("config %s: credentials[%d] needs accessKeyId and secretAccessKey", path, i)
+		}
+		if !accountRE.MatchString(cr.AccountID) {
+			return fmt.Errorf("config %s: credentials[%d].accountId must be 12 digits", path, i)
+		}
+		c.Credentials = append(c.Credentials, sigv4.Credential{AccessKeyID: cr.AccessKeyID, Secret: cr.SecretAccessKey, Account: cr.AccountID})
+	}
+	return nil
+}

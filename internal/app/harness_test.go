@@ -1,0 +1,141 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/imagebuilder"
+	"github.com/aws/aws-sdk-go-v2/service/transfer"
+	"github.com/aws/smithy-go"
+
+	"github.com/slipway-dev/slipway/internal/sigv4"
+)
+
+// server is a Slipway started on a loopback port for one test.
+type server struct {
+	URL  string
+	app  *App
+	once sync.Once
+}
+
+// start runs Slipway on 127.0.0.1:0. dir "" means in memory. The server is
+// stopped when the test ends unless stop was called first.
+func start(t *testing.T, dir string, extra ...sigv4.Credential) *server {
+	t.Helper()
+	cfg := Config{InMemory: dir == "", DataDir: dir, Credentials: extra}
+	a, err := New(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{URL: "http://" + ln.Addr().String(), app: a}
+	go func() { _ = a.Serve(ln) }()
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.app.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+}
+
+type clientOpts struct {
+	region, key, secret string
+}
+
+func opts(region string) clientOpts { return clientOpts{region: region, key: "test", secret: "test"} }
+
+func (o clientOpts) config() aws.Config {
+	return aws.Config{
+		Region:           o.region,
+		Credentials:      credentials.NewStaticCredentialsProvider(o.key, o.secret, ""),
+		RetryMaxAttempts: 1,
+		Retryer:          func() aws.Retryer { return aws.NopRetryer{} },
+	}
+}
+
+func (s *server) ib(o clientOpts) *imagebuilder.Client {
+	return imagebuilder.NewFromConfig(o.config(), func(op *imagebuilder.Options) { op.BaseEndpoint = aws.String(s.URL) })
+}
+
+func (s *server) tf(o clientOpts) *transfer.Client {
+	return transfer.NewFromConfig(o.config(), func(op *transfer.Options) { op.BaseEndpoint = aws.String(s.URL) })
+}
+
+// apiError asserts err is an AWS API error with the code and returns it.
+func apiError(t *testing.T, err error, code string) smithy.APIError {
+	t.Helper()
+	var ae smithy.APIError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want %s, got %v", code, err)
+	}
+	if ae.ErrorCode() != code {
+		t.Fatalf("want %s, got %s: %s", code, ae.ErrorCode(), ae.ErrorMessage())
+	}
+	return ae
+}
+
+// raw sends a request signed with the SDK's signer, for shapes the SDK
+// refuses to send (missing required members, unknown operations).
+type rawResponse struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+}
+
+func (s *server) raw(t *testing.T, method, path string, header map[string]string, body string, service string, when time.Time) rawResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	if service != "" {
+		sum := sha256.Sum256([]byte(body))
+		creds := aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, "us-east-1", when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := rawResponse{Status: resp.StatusCode, Header: resp.Header}
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &out.Body); err != nil {
+			t.Fatalf("response is not JSON: %q", b)
+		}
+	}
+	return out
+}
+
+func transferHeaders(op string) map[string]string {
+	return map[string]string{"X-Amz-Target": "TransferService." + op, "Content-Type": "application/x-amz-json-1.1"}
+}

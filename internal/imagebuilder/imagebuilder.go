@@ -1,0 +1,155 @@
+// Package imagebuilder is the EC2 Image Builder domain: its resources, their
+// validation and versioning, and (in later parts) builds. It never sees HTTP;
+// the ibhttp package translates the wire to calls here.
+package imagebuilder
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/arn"
+	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/pagetoken"
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// Record kinds this package stores.
+const (
+	kindWorkflow        = "imagebuilder.workflow"         // one build version
+	kindWorkflowVersion = "imagebuilder.workflow-version" // index of semantic versions
+	kindBuildCounter    = "imagebuilder.build-counter"    // next build number, never reused
+)
+
+// ManagedOwner is the ARN account of AWS-managed resources; ManagedOwnerName
+// is how their owner member reads.
+const (
+	ManagedOwner     = "aws"
+	ManagedOwnerName = "Amazon"
+)
+
+// DefaultMaxResults is the page size when a list call gives none.
+const DefaultMaxResults = 25
+
+// Service runs Image Builder operations against a store.
+type Service struct {
+	store  store.Store
+	tokens *pagetoken.Codec
+	now    func() time.Time
+}
+
+// New returns the service. now may be nil.
+func New(st store.Store, tokens *pagetoken.Codec, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: st, tokens: tokens, now: now}
+}
+
+// FormatTime renders a time the way Image Builder's DateTime strings are:
+// ISO 8601 UTC with milliseconds.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}
+
+// fingerprint identifies a request's parameters for idempotency checks.
+func fingerprint(v any) string {
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func mismatch() error {
+	return fault.New(fault.IdempotencyMismatch, "The client token has already been used for a request with different parameters.")
+}
+
+// resourceARN formats an Image Builder ARN in the caller's scope.
+func resourceARN(scope store.Scope, account, resource string) string {
+	return arn.ARN{Partition: arn.PartitionOf(scope.Region), Service: "imagebuilder", Region: scope.Region, Account: account, Resource: resource}.String()
+}
+
+// nextBuild allocates the next build number for a versioned resource. The
+// counter outlives the builds, so numbers are never reused.
+func nextBuild(tx store.Tx, scope store.Scope, versionARN string, now time.Time) (int, error) {
+	rec, err := tx.Get(scope, kindBuildCounter, versionARN)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		rec = &store.Record{Scope: scope, Kind: kindBuildCounter, ID: versionARN, SortKey: versionARN, Created: now, Updated: now, Body: []byte("1")}
+		if err := tx.Insert(rec); err != nil {
+			return 0, err
+		}
+	case err != nil:
+		return 0, err
+	}
+	n, err := strconv.Atoi(string(rec.Body))
+	if err != nil {
+		return 0, fmt.Errorf("imagebuilder: corrupt build counter for %s", versionARN)
+	}
+	rec.Body = []byte(strconv.Itoa(n + 1))
+	rec.Updated = now
+	return n, tx.Update(rec)
+}
+
+// pager walks records of one kind in order, keeping those accept passes,
+// and reports whether more remain after a full page.
+type pager struct {
+	q      store.ListQuery
+	max    int
+	accept func(*store.Record) bool
+	// stop ends the scan at a record (e.g. past a prefix).
+	stop func(*store.Record) bool
+}
+
+func (p pager) run(tx store.Tx) (out []*store.Record, more bool, err error) {
+	q := p.q
+	q.Limit = 100
+	for {
+		batch, err := tx.List(q)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range batch {
+			if p.stop != nil && p.stop(r) {
+				return out, false, nil
+			}
+			if p.accept != nil && !p.accept(r) {
+				continue
+			}
+			if len(out) == p.max {
+				return out, true, nil
+			}
+			out = append(out, r)
+		}
+		if len(batch) < q.Limit {
+			return out, false, nil
+		}
+		q.After = batch[len(batch)-1].SortKey
+	}
+}
+
+// pageLimit applies the default page size.
+func pageLimit(max int) int {
+	if max <= 0 {
+		return DefaultMaxResults
+	}
+	return max
+}
+
+func tokenScope(scope store.Scope, op string, params any) string {
+	return "imagebuilder/" + op + "/" + scope.Account + "/" + scope.Region + "/" + fingerprint(params)
+}
+
+func (s *Service) decodeToken(scope string, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	cur, err := s.tokens.Decode(scope, token)
+	if err != nil {
+		return "", fault.New(fault.InvalidPaginationToken, "The pagination token is not valid for this request.")
+	}
+	return cur, nil
+}

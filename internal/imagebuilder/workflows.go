@@ -1,0 +1,588 @@
+package imagebuilder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/arn"
+	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/store"
+	"github.com/slipway-dev/slipway/internal/wfdoc"
+)
+
+// Workflow is one build version of a workflow resource.
+type Workflow struct {
+	ARN               string              `json:"arn"`
+	Name              string              `json:"name"`
+	Version           string              `json:"version"`
+	Build             int                 `json:"build"`
+	Description       string              `json:"description,omitempty"`
+	ChangeDescription string              `json:"changeDescription,omitempty"`
+	Type              string              `json:"type"`
+	Owner             string              `json:"owner"`
+	Data              string              `json:"data"`
+	KMSKeyID          string              `json:"kmsKeyId,omitempty"`
+	DateCreated       time.Time           `json:"dateCreated"`
+	Parameters        []WorkflowParameter `json:"parameters,omitempty"`
+	Tags              map[string]string   `json:"-"`
+}
+
+// WorkflowParameter is a parameter the workflow document declares.
+type WorkflowParameter struct {
+	Name         string   `json:"name"`
+	Type         string   `json:"type"`
+	DefaultValue []string `json:"defaultValue,omitempty"`
+	Description  string   `json:"description,omitempty"`
+}
+
+// VersionARN is the ARN of the workflow's semantic version (no build).
+func (w *Workflow) VersionARN() string {
+	return w.ARN[:strings.LastIndexByte(w.ARN, '/')]
+}
+
+// LatestVersionReferences are the wildcard ARNs that resolve to the newest
+// build at each level of the version.
+type LatestVersionReferences struct {
+	LatestVersionARN      string
+	LatestMajorVersionARN string
+	LatestMinorVersionARN string
+	LatestPatchVersionARN string
+}
+
+// References returns the workflow's latest-version references. AWS-managed
+// workflows only report the fully wildcarded one.
+func (w *Workflow) References() LatestVersionReferences {
+	v, _ := arn.ParseVersion(w.Version)
+	base := w.VersionARN()
+	base = base[:strings.LastIndexByte(base, '/')+1]
+	refs := LatestVersionReferences{LatestVersionARN: base + "x.x.x"}
+	if w.Owner == ManagedOwnerName {
+		return refs
+	}
+	refs.LatestMajorVersionARN = base + fmt.Sprintf("%d.x.x", v.Major)
+	refs.LatestMinorVersionARN = base + fmt.Sprintf("%d.%d.x", v.Major, v.Minor)
+	refs.LatestPatchVersionARN = base + v.String()
+	return refs
+}
+
+func workflowARN(scope store.Scope, account, typ, name, version string) string {
+	return resourceARN(scope, account, "workflow/"+strings.ToLower(typ)+"/"+arn.NormalizeName(name)+"/"+version)
+}
+
+func parameterDetails(doc *wfdoc.Document) []WorkflowParameter {
+	var out []WorkflowParameter
+	for _, p := range doc.Parameters {
+		out = append(out, WorkflowParameter{Name: p.Name, Type: p.Type, DefaultValue: p.DefaultStrings(), Description: p.Description})
+	}
+	return out
+}
+
+// versionSortKey orders workflow versions by type, name and version.
+func versionSortKey(typ, name string, v arn.Version) string {
+	return strings.ToLower(typ) + "/" + arn.NormalizeName(name) + "/" + v.SortKey()
+}
+
+func buildSortKey(build int) string { return fmt.Sprintf("%010d", build) }
+
+// CreateWorkflowInput is a CreateWorkflow request.
+type CreateWorkflowInput struct {
+	Name              string
+	SemanticVersion   string
+	Description       string
+	ChangeDescription string
+	Data              string
+	URI               string
+	KMSKeyID          string
+	Type              string
+	Tags              map[string]string
+	ClientToken       string
+	DryRun            bool
+}
+
+// CreateWorkflowResult is what CreateWorkflow reports.
+type CreateWorkflowResult struct {
+	ClientToken string                  `json:"clientToken"`
+	ARN         string                  `json:"arn"`
+	References  LatestVersionReferences `json:"references"`
+}
+
+// versionEntry is the body of a workflow-version index record.
+type versionEntry struct {
+	Latest string `json:"latest"` // build-version ARN of the newest build
+}
+
+// CreateWorkflow validates the document and stores a new build version.
+func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in CreateWorkflowInput) (*CreateWorkflowResult, error) {
+	version, err := arn.ParseVersion(in.SemanticVersion)
+	if err != nil {
+		return nil, &fault.Error{Kind: fault.InvalidVersion, Field: "semanticVersion",
+			Message: "The value supplied for parameter 'semanticVersion' is not valid. " + err.Error() + "."}
+	}
+	switch {
+	case in.Data != "" && in.URI != "":
+		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri', but not both.")
+	case in.Data == "" && in.URI == "":
+		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri'.")
+	case in.URI != "":
+		return nil, fault.InvalidField("uri", "Slipway does not read workflow documents from Amazon S3; pass the document inline in 'data'.")
+	}
+	doc, err := wfdoc.Parse([]byte(in.Data), wfdoc.Stage(in.Type))
+	if err != nil {
+		return nil, fault.InvalidField("data", "The workflow document is not valid: %v", err)
+	}
+	if in.DryRun {
+		return nil, fault.New(fault.DryRun, "Request would have succeeded, but DryRun flag is set.")
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	versionARN := workflowARN(scope, scope.Account, in.Type, in.Name, version.String())
+	token := in.ClientToken
+	in.ClientToken = ""
+	key := store.IdempotencyKey{Scope: scope, Operation: "imagebuilder:CreateWorkflow", Token: token}
+	return store.Idempotent(ctx, s.store, key, fingerprint(in), mismatch(), func(tx store.Tx) (*CreateWorkflowResult, error) {
+		vrec, err := tx.Get(scope, kindWorkflowVersion, versionARN)
+		switch {
+		case err == nil:
+			var ve versionEntry
+			if err := json.Unmarshal(vrec.Body, &ve); err != nil {
+				return nil, err
+			}
+			latest, err := getWorkflowRecord(tx, scope, ve.Latest)
+			if err != nil {
+				return nil, err
+			}
+			if latest.Data == in.Data && latest.Description == in.Description && latest.ChangeDescription == in.ChangeDescription && latest.KMSKeyID == in.KMSKeyID {
+				return nil, fault.Exists("Workflow", latest.ARN, "The following resource 'Workflow' already exists with the same content: '%s'. Change the document or the version to create a new build.", latest.ARN)
+			}
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+		build, err := nextBuild(tx, scope, versionARN, now)
+		if err != nil {
+			return nil, err
+		}
+		w := &Workflow{
+			ARN: versionARN + "/" + strconv.Itoa(build), Name: in.Name, Version: version.String(), Build: build,
+			Description: in.Description, ChangeDescription: in.ChangeDescription, Type: in.Type, Owner: scope.Account,
+			Data: in.Data, KMSKeyID: in.KMSKeyID, DateCreated: now, Parameters: parameterDetails(doc),
+		}
+		body, err := json.Marshal(w)
+		if err != nil {
+			return nil, err
+		}
+		if err := tx.Insert(&store.Record{Scope: scope, Kind: kindWorkflow, ID: w.ARN, Parent: versionARN, SortKey: buildSortKey(build),
+			Created: now, Updated: now, Tags: in.Tags, Body: body}); err != nil {
+			return nil, err
+		}
+		if err := putVersionEntry(tx, scope, versionARN, versionSortKey(in.Type, in.Name, version), w.ARN, now); err != nil {
+			return nil, err
+		}
+		return &CreateWorkflowResult{ClientToken: token, ARN: w.ARN, References: w.References()}, nil
+	})
+}
+
+func putVersionEntry(tx store.Tx, scope store.Scope, versionARN, sortKey, latest string, now time.Time) error {
+	body, _ := json.Marshal(versionEntry{Latest: latest})
+	rec := &store.Record{Scope: scope, Kind: kindWorkflowVersion, ID: versionARN, SortKey: sortKey, Created: now, Updated: now, Body: body}
+	if err := tx.Update(rec); errors.Is(err, store.ErrNotFound) {
+		return tx.Insert(rec)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+func decodeWorkflow(rec *store.Record) (*Workflow, error) {
+	var w Workflow
+	if err := json.Unmarshal(rec.Body, &w); err != nil {
+		return nil, fmt.Errorf("imagebuilder: corrupt workflow %s: %w", rec.ID, err)
+	}
+	w.Tags = rec.Tags
+	return &w, nil
+}
+
+func getWorkflowRecord(tx store.Tx, scope store.Scope, buildARN string) (*Workflow, error) {
+	rec, err := tx.Get(scope, kindWorkflow, buildARN)
+	if err != nil {
+		return nil, err
+	}
+	return decodeWorkflow(rec)
+}
+
+// workflowRef is a parsed workflow ARN: exact build, exact version, or a
+// wildcard version.
+type workflowRef struct {
+	arn     arn.ARN
+	typ     string
+	name    string
+	version arn.Version
+	build   int // 0 when absent
+}
+
+func parseWorkflowARN(s, field string) (workflowRef, error) {
+	bad := func(why string) error {
+		return fault.InvalidField(field, "%s is not a valid workflow ARN: %s.", s, why)
+	}
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "imagebuilder" {
+		return workflowRef{}, bad("expected arn:<partition>:imagebuilder:<region>:<account>:workflow/<type>/<name>/<version>[/<build>]")
+	}
+	parts := strings.Split(a.Resource, "/")
+	if len(parts) < 4 || len(parts) > 5 || parts[0] != "workflow" {
+		return workflowRef{}, bad("expected workflow/<type>/<name>/<version>[/<build>]")
+	}
+	ref := workflowRef{arn: a, typ: strings.ToUpper(parts[1]), name: parts[2]}
+	if ref.version, err = arn.ParseWildcard(parts[3]); err != nil {
+		return workflowRef{}, bad(err.Error())
+	}
+	if len(parts) == 5 {
+		if ref.version.HasWildcard() {
+			return workflowRef{}, bad("a build number cannot follow a wildcard version")
+		}
+		n, err := strconv.Atoi(parts[4])
+		if err != nil || n < 1 {
+			return workflowRef{}, bad("the build number must be a positive integer")
+		}
+		ref.build = n
+	}
+	return ref, nil
+}
+
+func notFoundWorkflow(s string) error {
+	return fault.Missing("Workflow", s, "The workflow '%s' does not exist.", s)
+}
+
+// resolveWorkflow finds the build a (possibly wildcard) ARN names.
+func (s *Service) resolveWorkflow(tx store.Tx, scope store.Scope, raw string, ref workflowRef) (*Workflow, error) {
+	if ref.arn.Region != scope.Region {
+		return nil, notFoundWorkflow(raw)
+	}
+	if ref.arn.Account == ManagedOwner {
+		var best *Workflow
+		for _, w := range managedWorkflowRecords(scope) {
+			wv, _ := arn.ParseVersion(w.Version)
+			if strings.ToUpper(w.Type) != ref.typ || w.Name != ref.name || !ref.version.Matches(wv) || (ref.build != 0 && ref.build != w.Build) {
+				continue
+			}
+			if best == nil || wv.Compare(mustVersion(best.Version)) > 0 {
+				best = w
+			}
+		}
+		if best == nil {
+			return nil, notFoundWorkflow(raw)
+		}
+		return best, nil
+	}
+	if ref.arn.Account != scope.Account {
+		return nil, notFoundWorkflow(raw)
+	}
+	if ref.build != 0 {
+		w, err := getWorkflowRecord(tx, scope, workflowARN(scope, scope.Account, ref.typ, ref.name, ref.version.String())+"/"+strconv.Itoa(ref.build))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFoundWorkflow(raw)
+		}
+		return w, err
+	}
+	var versionARN string
+	if !ref.version.HasWildcard() {
+		versionARN = workflowARN(scope, scope.Account, ref.typ, ref.name, ref.version.String())
+	} else {
+		prefix := strings.ToLower(ref.typ) + "/" + ref.name + "/"
+		recs, _, err := pager{
+			q:    store.ListQuery{Scope: scope, Kind: kindWorkflowVersion, After: prefix},
+			max:  1 << 30,
+			stop: func(r *store.Record) bool { return !strings.HasPrefix(r.SortKey, prefix) },
+		}.run(tx)
+		if err != nil {
+			return nil, err
+		}
+		// Sort keys order versions, so the last match is the newest.
+		for i := len(recs) - 1; i >= 0 && versionARN == ""; i-- {
+			v, err := arn.ParseVersion(recs[i].ID[strings.LastIndexByte(recs[i].ID, '/')+1:])
+			if err == nil && ref.version.Matches(v) {
+				versionARN = recs[i].ID
+			}
+		}
+		if versionARN == "" {
+			return nil, notFoundWorkflow(raw)
+		}
+	}
+	vrec, err := tx.Get(scope, kindWorkflowVersion, versionARN)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundWorkflow(raw)
+	} else if err != nil {
+		return nil, err
+	}
+	var ve versionEntry
+	if err := json.Unmarshal(vrec.Body, &ve); err != nil {
+		return nil, err
+	}
+	return getWorkflowRecord(tx, scope, ve.Latest)
+}
+
+func mustVersion(s string) arn.Version {
+	v, _ := arn.ParseVersion(s)
+	return v
+}
+
+// GetWorkflow returns the build a build-version, version or wildcard ARN
+// names (wildcards resolve to the newest matching build).
+func (s *Service) GetWorkflow(ctx context.Context, scope store.Scope, workflowARN string) (*Workflow, error) {
+	ref, err := parseWorkflowARN(workflowARN, "workflowBuildVersionArn")
+	if err != nil {
+		return nil, err
+	}
+	var w *Workflow
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		w, err = s.resolveWorkflow(tx, scope, workflowARN, ref)
+		return err
+	})
+	return w, err
+}
+
+// ListWorkflowsInput selects workflow versions.
+type ListWorkflowsInput struct {
+	Owner      string
+	Filters    map[string][]string
+	ByName     bool
+	MaxResults int
+	NextToken  string
+}
+
+// WorkflowPage is one page of workflows.
+type WorkflowPage struct {
+	Workflows []*Workflow
+	NextToken string
+}
+
+var workflowFilters = map[string]func(*Workflow) string{
+	"name":    func(w *Workflow) string { return w.Name },
+	"type":    func(w *Workflow) string { return w.Type },
+	"version": func(w *Workflow) string { return w.Version },
+}
+
+func matchFilters(w *Workflow, filters map[string][]string) bool {
+	for name, values := range filters {
+		got := workflowFilters[name](w)
+		ok := false
+		for _, v := range values {
+			if v == got {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ListWorkflows lists the newest build of each workflow version (or, with
+// ByName, of each workflow) owned by Owner: Self (default) or Amazon.
+func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, in ListWorkflowsInput) (*WorkflowPage, error) {
+	for name := range in.Filters {
+		if workflowFilters[name] == nil {
+			return nil, fault.InvalidField("filters", "Filter name '%s' is not supported; use name, type or version.", name)
+		}
+	}
+	tscope := tokenScope(scope, "ListWorkflows", []any{in.Owner, in.Filters, in.ByName})
+	cursor, err := s.decodeToken(tscope, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	max := pageLimit(in.MaxResults)
+	owner := in.Owner
+	if owner == "" {
+		owner = "Self"
+	}
+	var all []*Workflow
+	switch owner {
+	case "Amazon":
+		for _, w := range managedWorkflowRecords(scope) {
+			key := versionSortKey(w.Type, w.Name, mustVersion(w.Version))
+			if key > cursor && matchFilters(w, in.Filters) {
+				all = append(all, w)
+			}
+		}
+		sort.Slice(all, func(i, j int) bool {
+			return versionSortKey(all[i].Type, all[i].Name, mustVersion(all[i].Version)) < versionSortKey(all[j].Type, all[j].Name, mustVersion(all[j].Version))
+		})
+	case "Self":
+		names := map[string]bool{}
+		err = s.store.View(ctx, func(tx store.Tx) error {
+			// Load past a full page so the caller learns whether more remain;
+			// with ByName, past the versions of one more name than a page.
+			_, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindWorkflowVersion, After: cursor}, max: 1 << 30,
+				stop: func(r *store.Record) bool {
+					if !in.ByName {
+						return len(all) > max
+					}
+					return len(names) > max+1
+				},
+				accept: func(r *store.Record) bool {
+					var ve versionEntry
+					if json.Unmarshal(r.Body, &ve) != nil {
+						return false
+					}
+					w, err := getWorkflowRecord(tx, scope, ve.Latest)
+					if err != nil || !matchFilters(w, in.Filters) {
+						return false
+					}
+					names[strings.ToLower(w.Type)+"/"+arn.NormalizeName(w.Name)] = true
+					all = append(all, w)
+					return true
+				}}.run(tx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	default:
+		// Nothing is shared with this account or sold to it here.
+	}
+	if in.ByName {
+		all = newestPerName(all)
+	}
+	page := &WorkflowPage{}
+	if len(all) > max {
+		all = all[:max]
+		last := all[max-1]
+		key := versionSortKey(last.Type, last.Name, mustVersion(last.Version))
+		if in.ByName {
+			key = strings.ToLower(last.Type) + "/" + arn.NormalizeName(last.Name) + "/\xff"
+		}
+		page.NextToken = s.tokens.Encode(tscope, key)
+	}
+	page.Workflows = all
+	return page, nil
+}
+
+// newestPerName keeps the last (newest) version of each type and name;
+// input is in sort-key order.
+func newestPerName(in []*Workflow) []*Workflow {
+	var out []*Workflow
+	for i, w := range in {
+		if i+1 < len(in) && in[i+1].Type == w.Type && arn.NormalizeName(in[i+1].Name) == arn.NormalizeName(w.Name) {
+			continue
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// ListWorkflowBuildVersions lists the builds of one workflow version (the
+// ARN may use wildcards; every matching version's builds are listed).
+func (s *Service) ListWorkflowBuildVersions(ctx context.Context, scope store.Scope, versionARN string, maxResults int, nextToken string) (*WorkflowPage, error) {
+	ref, err := parseWorkflowARN(versionARN, "workflowVersionArn")
+	if err != nil {
+		return nil, err
+	}
+	if ref.build != 0 {
+		return nil, fault.InvalidField("workflowVersionArn", "%s is a build version ARN; pass the version ARN without the build number.", versionARN)
+	}
+	tscope := tokenScope(scope, "ListWorkflowBuildVersions", versionARN)
+	cursor, err := s.decodeToken(tscope, nextToken)
+	if err != nil {
+		return nil, err
+	}
+	max := pageLimit(maxResults)
+	var all []*Workflow
+	if ref.arn.Account == ManagedOwner && ref.arn.Region == scope.Region {
+		for _, w := range managedWorkflowRecords(scope) {
+			if strings.ToUpper(w.Type) == ref.typ && w.Name == ref.name && ref.version.Matches(mustVersion(w.Version)) && w.ARN > cursor {
+				all = append(all, w)
+			}
+		}
+	} else if ref.arn.Account == scope.Account && ref.arn.Region == scope.Region {
+		err = s.store.View(ctx, func(tx store.Tx) error {
+			prefix := strings.ToLower(ref.typ) + "/" + ref.name + "/"
+			versions, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindWorkflowVersion, After: prefix}, max: 1 << 30,
+				stop: func(r *store.Record) bool { return !strings.HasPrefix(r.SortKey, prefix) }}.run(tx)
+			if err != nil {
+				return err
+			}
+			for _, v := range versions {
+				if !ref.version.Matches(mustVersion(v.ID[strings.LastIndexByte(v.ID, '/')+1:])) {
+					continue
+				}
+				after := ""
+				if strings.HasPrefix(cursor, v.SortKey+"#") {
+					after = strings.TrimPrefix(cursor, v.SortKey+"#")
+				} else if cursor != "" && v.SortKey+"#" < cursor {
+					continue
+				}
+				builds, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindWorkflow, Parent: v.ID, After: after}, max: max + 1 - len(all)}.run(tx)
+				if err != nil {
+					return err
+				}
+				for _, b := range builds {
+					w, err := decodeWorkflow(b)
+					if err != nil {
+						return err
+					}
+					all = append(all, w)
+				}
+				if len(all) > max {
+					break
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	page := &WorkflowPage{}
+	if len(all) > max {
+		all = all[:max]
+		last := all[max-1]
+		page.NextToken = s.tokens.Encode(tscope, versionSortKey(last.Type, last.Name, mustVersion(last.Version))+"#"+buildSortKey(last.Build))
+	}
+	page.Workflows = all
+	return page, nil
+}
+
+// DeleteWorkflow deletes one build version.
+func (s *Service) DeleteWorkflow(ctx context.Context, scope store.Scope, buildARN string) (string, error) {
+	ref, err := parseWorkflowARN(buildARN, "workflowBuildVersionArn")
+	if err != nil {
+		return "", err
+	}
+	if ref.build == 0 {
+		return "", fault.InvalidField("workflowBuildVersionArn", "%s is not a build version ARN.", buildARN)
+	}
+	if ref.arn.Account == ManagedOwner {
+		return "", fault.InvalidField("workflowBuildVersionArn", "AWS-managed workflows cannot be deleted.")
+	}
+	if ref.arn.Account != scope.Account || ref.arn.Region != scope.Region {
+		return "", notFoundWorkflow(buildARN)
+	}
+	now := s.now().UTC()
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		w, err := getWorkflowRecord(tx, scope, buildARN)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundWorkflow(buildARN)
+		} else if err != nil {
+			return err
+		}
+		if err := tx.Delete(scope, kindWorkflow, w.ARN); err != nil {
+			return err
+		}
+		versionARN := w.VersionARN()
+		builds, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindWorkflow, Parent: versionARN}, max: 1 << 30}.run(tx)
+		if err != nil {
+			return err
+		}
+		if len(builds) == 0 {
+			return tx.Delete(scope, kindWorkflowVersion, versionARN)
+		}
+		return putVersionEntry(tx, scope, versionARN, versionSortKey(w.Type, w.Name, mustVersion(w.Version)), builds[len(builds)-1].ID, now)
+	})
+	return buildARN, err
+}

@@ -1,0 +1,70 @@
+// Package transfer is the AWS Transfer Family domain: servers, users and
+// managed workflows. It never sees HTTP; tfhttp translates the wire to calls
+// here.
+package transfer
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/arn"
+	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/pagetoken"
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// DefaultMaxResults is the page size when a list call gives none.
+const DefaultMaxResults = 100
+
+// Service runs Transfer Family operations against a store.
+type Service struct {
+	store  store.Store
+	tokens *pagetoken.Codec
+	now    func() time.Time
+	// WorkflowQuota is the number of workflows an account may have in a
+	// region (AWS: 10).
+	WorkflowQuota int
+}
+
+// New returns the service. now may be nil.
+func New(st store.Store, tokens *pagetoken.Codec, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: st, tokens: tokens, now: now, WorkflowQuota: 10}
+}
+
+// newID returns prefix followed by 17 random lowercase hex digits, the form
+// of server, workflow and key IDs.
+func newID(prefix string) string {
+	var b [9]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])[:17]
+}
+
+func resourceARN(scope store.Scope, resource string) string {
+	return arn.ARN{Partition: arn.PartitionOf(scope.Region), Service: "transfer", Region: scope.Region, Account: scope.Account, Resource: resource}.String()
+}
+
+func pageLimit(max int) int {
+	if max <= 0 {
+		return DefaultMaxResults
+	}
+	return max
+}
+
+func tokenScope(scope store.Scope, op, extra string) string {
+	return "transfer/" + op + "/" + scope.Account + "/" + scope.Region + "/" + extra
+}
+
+func (s *Service) decodeToken(scope, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	cur, err := s.tokens.Decode(scope, token)
+	if err != nil {
+		return "", fault.New(fault.InvalidPaginationToken, "Invalid NextToken: the token was not issued for this request.")
+	}
+	return cur, nil
+}
