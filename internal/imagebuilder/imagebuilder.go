@@ -7,9 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
@@ -75,23 +72,8 @@ func resourceARN(scope store.Scope, account, resource string) string {
 // nextBuild allocates the next build number for a versioned resource. The
 // counter outlives the builds, so numbers are never reused.
 func nextBuild(tx store.Tx, scope store.Scope, versionARN string, now time.Time) (int, error) {
-	rec, err := tx.Get(scope, kindBuildCounter, versionARN)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		rec = &store.Record{Scope: scope, Kind: kindBuildCounter, ID: versionARN, SortKey: versionARN, Created: now, Updated: now, Body: []byte("1")}
-		if err := tx.Insert(rec); err != nil {
-			return 0, err
-		}
-	case err != nil:
-		return 0, err
-	}
-	n, err := strconv.Atoi(string(rec.Body))
-	if err != nil {
-		return 0, fmt.Errorf("imagebuilder: corrupt build counter for %s", versionARN)
-	}
-	rec.Body = []byte(strconv.Itoa(n + 1))
-	rec.Updated = now
-	return n, tx.Update(rec)
+	n, err := store.Next(tx, scope, kindBuildCounter, versionARN, now)
+	return int(n), err
 }
 
 // pager walks records of one kind in order, keeping those accept passes,

@@ -6,13 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
-const kindWorkflow = "transfer.workflow"
+const (
+	kindWorkflow = "transfer.workflow"
+	kindSequence = "transfer.sequence"
+)
 
 // Step types.
 const (
@@ -197,10 +199,6 @@ func validateDestination(path string, loc *FileLocation) error {
 	return nil
 }
 
-func workflowSortKey(created time.Time, id string) string {
-	return fmt.Sprintf("%013d/%s", created.UnixMilli(), id)
-}
-
 // CreateWorkflow validates and stores a workflow. Workflows are immutable.
 func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in CreateWorkflowInput) (*Workflow, error) {
 	if len(in.Steps) == 0 {
@@ -231,7 +229,13 @@ func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in Crea
 		if s.WorkflowQuota > 0 && n >= s.WorkflowQuota {
 			return fault.New(fault.QuotaExceeded, "You have reached the limit of %d workflows in this region.", s.WorkflowQuota)
 		}
-		return tx.Insert(&store.Record{Scope: scope, Kind: kindWorkflow, ID: w.WorkflowID, SortKey: workflowSortKey(now, w.WorkflowID),
+		// Numbering creations keeps lists in creation order even when
+		// several workflows share a millisecond.
+		seq, err := store.Next(tx, scope, kindSequence, kindWorkflow, now)
+		if err != nil {
+			return err
+		}
+		return tx.Insert(&store.Record{Scope: scope, Kind: kindWorkflow, ID: w.WorkflowID, SortKey: fmt.Sprintf("%020d", seq),
 			Created: now, Updated: now, Tags: tagMap(in.Tags), Body: body})
 	})
 	if err != nil {
