@@ -139,3 +139,10 @@ func (s *server) raw(t *testing.T, method, path string, header map[string]string
 func transferHeaders(op string) map[string]string {
 	return map[string]string{"X-Amz-Target": "TransferService." + op, "Content-Type": "application/x-amz-json-1.1"}
 }
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func httpBody(s string) io.ReadCloser { return io.NopCloser(bytes.NewBufferString(s)) }

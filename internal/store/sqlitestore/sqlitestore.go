@@ -31,6 +31,46 @@ const FileName = "slipway.db"
 type Store struct {
 	writer *sql.DB
 	reader *sql.DB
+	// Statements prepared once per pool, before any transaction: parsing
+	// SQL dominated the cost of a request before they were.
+	stmts map[*sql.DB]map[string]*sql.Stmt
+}
+
+const (
+	recordCols = `account, region, kind, id, parent, sort_key, created_ms, updated_ms, tags, body`
+	qGet       = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
+	qInsert    = `INSERT INTO resources (` + recordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	qUpdate    = `UPDATE resources SET parent = ?, sort_key = ?, updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`
+	qDelete    = `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
+	qList      = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND parent = ? AND sort_key > ? ORDER BY sort_key LIMIT ?`
+	qCount     = `SELECT count(*) FROM resources WHERE account = ? AND region = ? AND kind = ? AND parent = ?`
+	qIdemGet   = `SELECT fingerprint, result, created_ms FROM idempotency WHERE account = ? AND region = ? AND operation = ? AND token = ?`
+	qIdemPut   = `INSERT INTO idempotency (account, region, operation, token, fingerprint, result, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qMetaGet   = `SELECT value FROM meta WHERE key = ?`
+	qMetaPut   = `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
+)
+
+var queries = []string{qGet, qInsert, qUpdate, qDelete, qList, qCount, qIdemGet, qIdemPut, qMetaGet, qMetaPut}
+
+// prepare prepares every query on each pool; run it after migrating and
+// before serving.
+func (s *Store) prepare(ctx context.Context) error {
+	s.stmts = map[*sql.DB]map[string]*sql.Stmt{}
+	for _, db := range []*sql.DB{s.writer, s.reader} {
+		if s.stmts[db] != nil {
+			continue
+		}
+		set := map[string]*sql.Stmt{}
+		for _, q := range queries {
+			st, err := db.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("sqlitestore: prepare: %w", err)
+			}
+			set[q] = st
+		}
+		s.stmts[db] = set
+	}
+	return nil
 }
 
 var _ store.Store = (*Store)(nil)
@@ -61,6 +101,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -79,6 +123,10 @@ func OpenMemory(ctx context.Context) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -87,6 +135,11 @@ func (s *Store) Engine() string { return "sqlite" }
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	for _, set := range s.stmts {
+		for _, st := range set {
+			st.Close()
+		}
+	}
 	err := s.writer.Close()
 	if s.reader != s.writer {
 		err = errors.Join(err, s.reader.Close())
@@ -150,7 +203,7 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(stor
 	if err != nil {
 		return fmt.Errorf("sqlitestore: begin: %w", err)
 	}
-	if err := fn(&tx{ctx: ctx, q: sqlTx}); err != nil {
+	if err := fn(&tx{ctx: ctx, q: sqlTx, s: s, db: db}); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
@@ -176,9 +229,44 @@ func (s *Store) Reset(ctx context.Context) error {
 type tx struct {
 	ctx context.Context
 	q   *sql.Tx
+	s   *Store
+	db  *sql.DB
 }
 
-const recordCols = `account, region, kind, id, parent, sort_key, created_ms, updated_ms, tags, body`
+// stmt returns the pool's prepared statement for query, bound to the
+// transaction.
+func (t *tx) stmt(query string) (*sql.Stmt, error) {
+	st, ok := t.s.stmts[t.db][query]
+	if !ok {
+		return nil, fmt.Errorf("sqlitestore: statement not prepared: %s", query)
+	}
+	return t.q.StmtContext(t.ctx, st), nil
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(t.ctx, args...)
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(t.ctx, args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	st, err := t.stmt(query)
+	if err != nil {
+		// A Row carrying the error: Scan reports it.
+		return t.q.QueryRowContext(t.ctx, "SELECT raise(FAIL, ?)", err.Error())
+	}
+	return st.QueryRowContext(t.ctx, args...)
+}
 
 func scanRecord(sc interface{ Scan(...any) error }) (*store.Record, error) {
 	var r store.Record
@@ -204,7 +292,7 @@ func encodeTags(t map[string]string) (string, error) {
 }
 
 func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
-	row := t.q.QueryRowContext(t.ctx, `SELECT `+recordCols+` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+	row := t.queryRow(qGet,
 		scope.Account, scope.Region, kind, id)
 	r, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -218,7 +306,7 @@ func (t *tx) Insert(r *store.Record) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(t.ctx, `INSERT INTO resources (`+recordCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+	res, err := t.exec(qInsert,
 		r.Account, r.Region, r.Kind, r.ID, r.Parent, r.SortKey, r.Created.UnixMilli(), r.Updated.UnixMilli(), tags, r.Body)
 	if err != nil {
 		return err
@@ -234,7 +322,7 @@ func (t *tx) Update(r *store.Record) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(t.ctx, `UPDATE resources SET parent = ?, sort_key = ?, updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+	res, err := t.exec(qUpdate,
 		r.Parent, r.SortKey, r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID)
 	if err != nil {
 		return err
@@ -246,7 +334,7 @@ func (t *tx) Update(r *store.Record) error {
 }
 
 func (t *tx) Delete(scope store.Scope, kind, id string) error {
-	res, err := t.q.ExecContext(t.ctx, `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`,
+	res, err := t.exec(qDelete,
 		scope.Account, scope.Region, kind, id)
 	if err != nil {
 		return err
@@ -262,9 +350,7 @@ func (t *tx) List(q store.ListQuery) ([]*store.Record, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := t.q.QueryContext(t.ctx, `SELECT `+recordCols+` FROM resources
-		WHERE account = ? AND region = ? AND kind = ? AND parent = ? AND sort_key > ?
-		ORDER BY sort_key LIMIT ?`, q.Account, q.Region, q.Kind, q.Parent, q.After, limit)
+	rows, err := t.query(qList, q.Account, q.Region, q.Kind, q.Parent, q.After, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +368,7 @@ func (t *tx) List(q store.ListQuery) ([]*store.Record, error) {
 
 func (t *tx) Count(scope store.Scope, kind, parent string) (int, error) {
 	var n int
-	err := t.q.QueryRowContext(t.ctx, `SELECT count(*) FROM resources WHERE account = ? AND region = ? AND kind = ? AND parent = ?`,
+	err := t.queryRow(qCount,
 		scope.Account, scope.Region, kind, parent).Scan(&n)
 	return n, err
 }
@@ -290,7 +376,7 @@ func (t *tx) Count(scope store.Scope, kind, parent string) (int, error) {
 func (t *tx) Idempotency(k store.IdempotencyKey) (*store.IdempotencyRecord, error) {
 	r := store.IdempotencyRecord{IdempotencyKey: k}
 	var created int64
-	err := t.q.QueryRowContext(t.ctx, `SELECT fingerprint, result, created_ms FROM idempotency WHERE account = ? AND region = ? AND operation = ? AND token = ?`,
+	err := t.queryRow(qIdemGet,
 		k.Account, k.Region, k.Operation, k.Token).Scan(&r.Fingerprint, &r.Result, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -300,14 +386,14 @@ func (t *tx) Idempotency(k store.IdempotencyKey) (*store.IdempotencyRecord, erro
 }
 
 func (t *tx) PutIdempotency(r *store.IdempotencyRecord) error {
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO idempotency (account, region, operation, token, fingerprint, result, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(qIdemPut,
 		r.Account, r.Region, r.Operation, r.Token, r.Fingerprint, r.Result, r.Created.UnixMilli())
 	return err
 }
 
 func (t *tx) Meta(key string) ([]byte, error) {
 	var v []byte
-	err := t.q.QueryRowContext(t.ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	err := t.queryRow(qMetaGet, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -315,6 +401,6 @@ func (t *tx) Meta(key string) ([]byte, error) {
 }
 
 func (t *tx) PutMeta(key string, value []byte) error {
-	_, err := t.q.ExecContext(t.ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := t.exec(qMetaPut, key, value)
 	return err
 }

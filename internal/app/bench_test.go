@@ -1,0 +1,62 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	ib "github.com/aws/aws-sdk-go-v2/service/imagebuilder"
+)
+
+// BenchmarkHandler measures one signed request through the whole handler
+// (verification, routing, binding, validation, store, encoding) without
+// the network, for profiling.
+func BenchmarkHandler(b *testing.B) {
+	a, err := New(context.Background(), Config{InMemory: true}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	c := ib.NewFromConfig(opts("us-east-1").config(), func(o *ib.Options) { o.BaseEndpoint = aws.String(srv.URL) })
+	doc := "schemaVersion: 1.0\nsteps:\n  - name: Wait\n    action: WaitForAction\n"
+	for _, n := range []string{"a", "b", "c"} {
+		if _, err := c.CreateWorkflow(context.Background(), &ib.CreateWorkflowInput{Name: aws.String("bench-" + n), SemanticVersion: aws.String("1.0.0"), Type: "BUILD", Data: aws.String(doc)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, method, path, body string }{
+		{"GetWorkflow", "GET", "/GetWorkflow?workflowBuildVersionArn=arn%3Aaws%3Aimagebuilder%3Aus-east-1%3A000000000000%3Aworkflow%2Fbuild%2Fbench-a%2F1.0.0%2F1", ""},
+		{"ListWorkflows", "POST", "/ListWorkflows", `{"maxResults":25}`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			req.Host = "slipway.test"
+			req.Header.Set("Content-Type", "application/json")
+			sum := sha(tc.body)
+			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test"}, req, sum, "imagebuilder", "us-east-1", time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			h := a.Handler()
+			b.ReportAllocs()
+			for b.Loop() {
+				r := req.Clone(context.Background())
+				r.Body = http.NoBody
+				if tc.body != "" {
+					r.Body = httpBody(tc.body)
+				}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != 200 {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
