@@ -93,7 +93,10 @@ func TestVerifyFailures(t *testing.T) {
 		want   Reason
 	}{
 		{"no authorization", func(r *http.Request) { r.Header.Del("Authorization") }, Missing},
-		{"presigned", func(r *http.Request) { r.Header.Del("Authorization"); r.URL.RawQuery = "X-Amz-Algorithm=AWS4-HMAC-SHA256" }, Incomplete},
+		{"presigned", func(r *http.Request) {
+			r.Header.Del("Authorization")
+			r.URL.RawQuery = "X-Amz-Algorithm=AWS4-HMAC-SHA256"
+		}, Incomplete},
 		{"algorithm", func(r *http.Request) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1", 1))
 		}, Incomplete},
