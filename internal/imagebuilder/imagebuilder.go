@@ -113,25 +113,6 @@ func (p pager) run(tx store.Tx) (out []*store.Record, more bool, err error) {
 	}
 }
 
-// pageLimit applies the default page size.
-func pageLimit(max int) int {
-	if max <= 0 {
-		return DefaultMaxResults
-	}
-	return max
-}
-
 func tokenScope(scope store.Scope, op string, params any) string {
 	return "imagebuilder/" + op + "/" + scope.Account + "/" + scope.Region + "/" + fingerprint(params)
-}
-
-func (s *Service) decodeToken(scope string, token string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	cur, err := s.tokens.Decode(scope, token)
-	if err != nil {
-		return "", fault.New(fault.InvalidPaginationToken, "The pagination token is not valid for this request.")
-	}
-	return cur, nil
 }

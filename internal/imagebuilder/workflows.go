@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/wfdoc"
 )
@@ -392,11 +393,11 @@ func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, in ListW
 		}
 	}
 	tscope := tokenScope(scope, "ListWorkflows", []any{in.Owner, in.Filters, in.ByName})
-	cursor, err := s.decodeToken(tscope, in.NextToken)
+	cursor, err := s.tokens.Cursor(tscope, in.NextToken)
 	if err != nil {
 		return nil, err
 	}
-	max := pageLimit(in.MaxResults)
+	max := pagetoken.Limit(in.MaxResults, DefaultMaxResults)
 	owner := in.Owner
 	if owner == "" {
 		owner = "Self"
@@ -487,11 +488,11 @@ func (s *Service) ListWorkflowBuildVersions(ctx context.Context, scope store.Sco
 		return nil, fault.InvalidField("workflowVersionArn", "%s is a build version ARN; pass the version ARN without the build number.", versionARN)
 	}
 	tscope := tokenScope(scope, "ListWorkflowBuildVersions", versionARN)
-	cursor, err := s.decodeToken(tscope, nextToken)
+	cursor, err := s.tokens.Cursor(tscope, nextToken)
 	if err != nil {
 		return nil, err
 	}
-	max := pageLimit(maxResults)
+	max := pagetoken.Limit(maxResults, DefaultMaxResults)
 	var all []*Workflow
 	if ref.arn.Account == ManagedOwner && ref.arn.Region == scope.Region {
 		for _, w := range managedWorkflowRecords(scope) {

@@ -10,6 +10,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/slipway-dev/slipway/internal/fault"
 )
 
 // ErrInvalid is returned for any token this codec did not issue for the scope.
@@ -39,6 +41,27 @@ func (c *Codec) mac(scope, cursor string) []byte {
 func (c *Codec) Encode(scope, cursor string) string {
 	enc := base64.RawURLEncoding.Strict()
 	return enc.EncodeToString([]byte(cursor)) + "." + enc.EncodeToString(c.mac(scope, cursor))
+}
+
+// Cursor returns the cursor a list call resumes after: "" for no token, or
+// an InvalidPaginationToken fault for a token not issued for scope.
+func (c *Codec) Cursor(scope, token string) (string, error) {
+	if token == "" {
+		return "", nil
+	}
+	cur, err := c.Decode(scope, token)
+	if err != nil {
+		return "", fault.New(fault.InvalidPaginationToken, "The pagination token is not valid for this request.")
+	}
+	return cur, nil
+}
+
+// Limit returns max, or def when the caller gave none.
+func Limit(max, def int) int {
+	if max <= 0 {
+		return def
+	}
+	return max
 }
 
 // Decode returns the cursor in token, or ErrInvalid if token was not issued

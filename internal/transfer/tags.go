@@ -8,6 +8,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/tagging"
 )
@@ -102,7 +103,7 @@ func (s *Service) ListTags(ctx context.Context, scope store.Scope, resourceARN s
 		return nil, err
 	}
 	tscope := tokenScope(scope, "ListTagsForResource", resourceARN)
-	cursor, err := s.decodeToken(tscope, nextToken)
+	cursor, err := s.tokens.Cursor(tscope, nextToken)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +116,7 @@ func (s *Service) ListTags(ctx context.Context, scope store.Scope, resourceARN s
 		all = all[sort.Search(len(all), func(i int) bool { return all[i].Key > after }):]
 	}
 	page := &TagPage{Tags: all}
-	if max := pageLimit(maxResults); len(all) > max {
+	if max := pagetoken.Limit(maxResults, DefaultMaxResults); len(all) > max {
 		page.Tags = all[:max]
 		page.NextToken = s.tokens.Encode(tscope, "k:"+all[max-1].Key)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
-	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -47,24 +46,6 @@ func resourceARN(scope store.Scope, resource string) string {
 	return arn.ARN{Partition: arn.PartitionOf(scope.Region), Service: "transfer", Region: scope.Region, Account: scope.Account, Resource: resource}.String()
 }
 
-func pageLimit(max int) int {
-	if max <= 0 {
-		return DefaultMaxResults
-	}
-	return max
-}
-
 func tokenScope(scope store.Scope, op, extra string) string {
 	return "transfer/" + op + "/" + scope.Account + "/" + scope.Region + "/" + extra
-}
-
-func (s *Service) decodeToken(scope, token string) (string, error) {
-	if token == "" {
-		return "", nil
-	}
-	cur, err := s.tokens.Decode(scope, token)
-	if err != nil {
-		return "", fault.New(fault.InvalidPaginationToken, "Invalid NextToken: the token was not issued for this request.")
-	}
-	return cur, nil
 }

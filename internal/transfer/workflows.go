@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -282,11 +283,11 @@ type WorkflowPage struct {
 // ListWorkflows lists workflows in creation order.
 func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, maxResults int, nextToken string) (*WorkflowPage, error) {
 	tscope := tokenScope(scope, "ListWorkflows", "")
-	cursor, err := s.decodeToken(tscope, nextToken)
+	cursor, err := s.tokens.Cursor(tscope, nextToken)
 	if err != nil {
 		return nil, err
 	}
-	max := pageLimit(maxResults)
+	max := pagetoken.Limit(maxResults, DefaultMaxResults)
 	page := &WorkflowPage{}
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		recs, err := tx.List(store.ListQuery{Scope: scope, Kind: kindWorkflow, After: cursor, Limit: max + 1})
