@@ -67,6 +67,27 @@ func Handle[In, Out any](fn func(context.Context, *In) (*Out, error)) Handler {
 	}
 }
 
+// Document is an input or output handled as its canonical JSON document.
+type Document = map[string]any
+
+// HandleDocument adapts an operation on canonical documents to a Handler.
+func HandleDocument(fn func(context.Context, Document) (Document, error)) Handler {
+	return func(ctx context.Context, input []byte) (any, error) {
+		in := Document{}
+		if err := json.Unmarshal(input, &in); err != nil {
+			return nil, fault.New(fault.Serialization, "The request body could not be read: %v", err)
+		}
+		out, err := fn(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = Document{}
+		}
+		return out, nil
+	}
+}
+
 // Service is one AWS service: its model and the handlers Slipway implements.
 type Service struct {
 	Model    *awsmodel.Service
@@ -201,6 +222,12 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		srv.fail(w, r, &call, op, json11, err, start)
 		return
+	}
+	// Document-shaped outputs get the requestId member their shape models.
+	if doc, ok := out.(map[string]any); ok && op.Output != "" {
+		if _, has := svc.Model.Shapes[op.Output].Members["requestId"]; has {
+			doc["requestId"] = call.RequestID
+		}
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
