@@ -20,7 +20,13 @@ var taggable = map[string]struct {
 	kind     string
 	segments int
 }{
-	"workflow": {kindWorkflow, 5}, // workflow/<type>/<name>/<version>/<build>
+	"workflow":                     {kindWorkflow, 5}, // workflow/<type>/<name>/<version>/<build>
+	"component":                    {specComponent.Kind, 4},
+	"image-recipe":                 {specImageRecipe.Kind, 3},
+	"container-recipe":             {specContainerRecipe.Kind, 3},
+	"infrastructure-configuration": {specInfra.Kind, 2},
+	"distribution-configuration":   {specDist.Kind, 2},
+	"image-pipeline":               {specPipeline.Kind, 2},
 }
 
 func (s *Service) taggedRecord(scope store.Scope, resourceARN string) (string, error) {

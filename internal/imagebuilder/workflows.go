@@ -572,6 +572,9 @@ func (s *Service) DeleteWorkflow(ctx context.Context, scope store.Scope, buildAR
 		} else if err != nil {
 			return err
 		}
+		if err := checkUnused(tx, scope, spec{Type: "Workflow"}, w.ARN); err != nil {
+			return err
+		}
 		if err := tx.Delete(scope, kindWorkflow, w.ARN); err != nil {
 			return err
 		}

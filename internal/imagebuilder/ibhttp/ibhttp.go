@@ -7,6 +7,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/awsproto"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
+	"github.com/slipway-dev/slipway/internal/store"
 )
 
 // Register adds the implemented operations to svc.
@@ -20,6 +21,41 @@ func Register(svc *awsproto.Service, ib *imagebuilder.Service) {
 	svc.Register("TagResource", awsproto.Handle(h.tagResource))
 	svc.Register("UntagResource", awsproto.Handle(h.untagResource))
 	svc.Register("ListTagsForResource", awsproto.Handle(h.listTagsForResource))
+
+	// The catalog resources travel as their canonical documents, which the
+	// model has already validated.
+	for op, fn := range map[string]func(context.Context, store.Scope, imagebuilder.Doc) (imagebuilder.Doc, error){
+		"CreateComponent": ib.CreateComponent, "ImportComponent": ib.ImportComponent, "GetComponent": ib.GetComponent,
+		"ListComponents": ib.ListComponents, "ListComponentBuildVersions": ib.ListComponentBuildVersions,
+		"DeleteComponent": ib.DeleteComponent, "GetComponentPolicy": ib.GetComponentPolicy, "PutComponentPolicy": ib.PutComponentPolicy,
+
+		"CreateImageRecipe": ib.CreateImageRecipe, "GetImageRecipe": ib.GetImageRecipe, "ListImageRecipes": ib.ListImageRecipes,
+		"DeleteImageRecipe": ib.DeleteImageRecipe, "GetImageRecipePolicy": ib.GetImageRecipePolicy, "PutImageRecipePolicy": ib.PutImageRecipePolicy,
+
+		"CreateContainerRecipe": ib.CreateContainerRecipe, "GetContainerRecipe": ib.GetContainerRecipe, "ListContainerRecipes": ib.ListContainerRecipes,
+		"DeleteContainerRecipe": ib.DeleteContainerRecipe, "GetContainerRecipePolicy": ib.GetContainerRecipePolicy, "PutContainerRecipePolicy": ib.PutContainerRecipePolicy,
+
+		"CreateInfrastructureConfiguration": ib.CreateInfrastructureConfiguration, "UpdateInfrastructureConfiguration": ib.UpdateInfrastructureConfiguration,
+		"GetInfrastructureConfiguration": ib.GetInfrastructureConfiguration, "ListInfrastructureConfigurations": ib.ListInfrastructureConfigurations,
+		"DeleteInfrastructureConfiguration": ib.DeleteInfrastructureConfiguration,
+
+		"CreateDistributionConfiguration": ib.CreateDistributionConfiguration, "UpdateDistributionConfiguration": ib.UpdateDistributionConfiguration,
+		"GetDistributionConfiguration": ib.GetDistributionConfiguration, "ListDistributionConfigurations": ib.ListDistributionConfigurations,
+		"DeleteDistributionConfiguration": ib.DeleteDistributionConfiguration,
+
+		"CreateImagePipeline": ib.CreateImagePipeline, "UpdateImagePipeline": ib.UpdateImagePipeline, "GetImagePipeline": ib.GetImagePipeline,
+		"ListImagePipelines": ib.ListImagePipelines, "DeleteImagePipeline": ib.DeleteImagePipeline,
+	} {
+		svc.Register(op, document(fn))
+	}
+}
+
+// document binds a document operation: the caller's scope in, the
+// document out.
+func document(fn func(context.Context, store.Scope, imagebuilder.Doc) (imagebuilder.Doc, error)) awsproto.Handler {
+	return awsproto.HandleDocument(func(ctx context.Context, in awsproto.Document) (awsproto.Document, error) {
+		return fn(ctx, awsproto.CallFrom(ctx).Scope, in)
+	})
 }
 
 type handlers struct {
