@@ -313,7 +313,7 @@ func (s *Service) ListComponents(ctx context.Context, scope store.Scope, in Doc)
 // build. With byName only the newest version of each name is kept.
 func (s *Service) latestVersions(ctx context.Context, scope store.Scope, in Doc, indexKind string, sp spec, accept func(Doc) bool) ([]Doc, string, error) {
 	var docs []Doc
-	_, _, next, err := s.page(ctx, scope, "List"+sp.Type+"s", in, indexKind, "", func(tx store.Tx, _ Doc, r *store.Record) bool {
+	_, recs, next, err := s.page(ctx, scope, "List"+sp.Type+"s", in, indexKind, "", func(tx store.Tx, _ Doc, r *store.Record) bool {
 		var ve versionEntry
 		if json.Unmarshal(r.Body, &ve) != nil {
 			return false
@@ -331,6 +331,10 @@ func (s *Service) latestVersions(ctx context.Context, scope store.Scope, in Doc,
 	})
 	if err != nil {
 		return nil, "", err
+	}
+	// The scan looks one past a full page; that one is not on this page.
+	if len(docs) > len(recs) {
+		docs = docs[:len(recs)]
 	}
 	return docs, next, nil
 }
