@@ -99,7 +99,7 @@ func TestTerraformStylePipeline(t *testing.T) {
 		InstanceTypes: []string{"t3.micro", "t3.small"}, SubnetId: aws.String("subnet-0123"), SecurityGroupIds: []string{"sg-0123"},
 		Logging:                    &ibtypes.Logging{S3Logs: &ibtypes.S3Logs{S3BucketName: aws.String("logs"), S3KeyPrefix: aws.String("ib/")}},
 		TerminateInstanceOnFailure: aws.Bool(false), ResourceTags: map[string]string{"builder": "slipway"},
-		InstanceMetadataOptions:    &ibtypes.InstanceMetadataOptions{HttpTokens: aws.String("required"), HttpPutResponseHopLimit: aws.Int32(2)},
+		InstanceMetadataOptions: &ibtypes.InstanceMetadataOptions{HttpTokens: aws.String("required"), HttpPutResponseHopLimit: aws.Int32(2)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -508,4 +508,80 @@ func TestCatalogPoliciesTagsAndListing(t *testing.T) {
 	}
 	_, err = c.ListInfrastructureConfigurations(ctx, &ib.ListInfrastructureConfigurationsInput{Filters: []ibtypes.Filter{{Name: aws.String("color"), Values: []string{"x"}}}})
 	apiError(t, err, "InvalidRequestException")
+}
+
+func TestContainerRecipesImportAndRecipePolicies(t *testing.T) {
+	t.Parallel()
+	s := start(t, "")
+	c := s.ib(opts("us-east-1"))
+	ctx := context.Background()
+	imp, err := c.ImportComponent(ctx, &ib.ImportComponentInput{Name: aws.String("script"), SemanticVersion: aws.String("1.0.0"), Type: ibtypes.ComponentTypeTest,
+		Format: ibtypes.ComponentFormatShell, Platform: ibtypes.PlatformLinux, Data: aws.String("echo one\necho two\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetComponent(ctx, &ib.GetComponentInput{ComponentBuildVersionArn: imp.ComponentBuildVersionArn})
+	if err != nil || got.Component.Type != ibtypes.ComponentTypeTest || !strings.Contains(aws.ToString(got.Component.Data), `"echo two"`) {
+		t.Fatalf("imported component: %v %+v", err, got)
+	}
+	in := &ib.CreateContainerRecipeInput{Name: aws.String("web"), SemanticVersion: aws.String("2.1.0"), ContainerType: ibtypes.ContainerTypeDocker,
+		ParentImage: aws.String("amazonlinux:2023"), DockerfileTemplateData: aws.String("FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:environments }}}\n{{{ imagebuilder:components }}}\n"),
+		TargetRepository:      &ibtypes.TargetContainerRepository{Service: ibtypes.ContainerRepositoryServiceEcr, RepositoryName: aws.String("web")},
+		Components:            []ibtypes.ComponentConfiguration{{ComponentArn: aws.String("arn:aws:imagebuilder:us-east-1:aws:component/update-linux/x.x.x")}, {ComponentArn: imp.ComponentBuildVersionArn}},
+		InstanceConfiguration: &ibtypes.InstanceConfiguration{Image: aws.String("ami-0123456789abcdef0")}, Tags: map[string]string{"app": "web"}}
+	cr, err := c.CreateContainerRecipe(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.GetContainerRecipe(ctx, &ib.GetContainerRecipeInput{ContainerRecipeArn: cr.ContainerRecipeArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := g.ContainerRecipe
+	if aws.ToString(r.Arn) != "arn:aws:imagebuilder:us-east-1:000000000000:container-recipe/web/2.1.0" || r.ContainerType != ibtypes.ContainerTypeDocker ||
+		aws.ToString(r.TargetRepository.RepositoryName) != "web" || r.Platform != ibtypes.PlatformLinux || !aws.ToBool(r.Encrypted) || r.Tags["app"] != "web" ||
+		aws.ToString(r.InstanceConfiguration.Image) != "ami-0123456789abcdef0" || len(r.Components) != 2 {
+		t.Fatalf("container recipe: %+v", r)
+	}
+	list, err := c.ListContainerRecipes(ctx, &ib.ListContainerRecipesInput{Filters: []ibtypes.Filter{{Name: aws.String("containerType"), Values: []string{"DOCKER"}}}})
+	if err != nil || len(list.ContainerRecipeSummaryList) != 1 || aws.ToString(list.ContainerRecipeSummaryList[0].Name) != "web" {
+		t.Fatalf("list container recipes: %v %+v", err, list)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"imagebuilder:GetContainerRecipe","Resource":"*"}]}`
+	if _, err := c.PutContainerRecipePolicy(ctx, &ib.PutContainerRecipePolicyInput{ContainerRecipeArn: cr.ContainerRecipeArn, Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	gp, err := c.GetContainerRecipePolicy(ctx, &ib.GetContainerRecipePolicyInput{ContainerRecipeArn: cr.ContainerRecipeArn})
+	if err != nil || aws.ToString(gp.Policy) != policy {
+		t.Fatalf("container recipe policy: %v %v", err, gp)
+	}
+	ir, err := c.CreateImageRecipe(ctx, &ib.CreateImageRecipeInput{Name: aws.String("ami"), SemanticVersion: aws.String("1.0.0"), ParentImage: aws.String("ami-1"),
+		Components: []ibtypes.ComponentConfiguration{{ComponentArn: imp.ComponentBuildVersionArn}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutImageRecipePolicy(ctx, &ib.PutImageRecipePolicyInput{ImageRecipeArn: ir.ImageRecipeArn, Policy: aws.String(policy)}); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.GetImageRecipePolicy(ctx, &ib.GetImageRecipePolicyInput{ImageRecipeArn: ir.ImageRecipeArn}); err != nil || aws.ToString(p.Policy) != policy {
+		t.Fatalf("image recipe policy: %v", err)
+	}
+	irs, err := c.ListImageRecipes(ctx, &ib.ListImageRecipesInput{Filters: []ibtypes.Filter{{Name: aws.String("parentImage"), Values: []string{"ami-1"}}}})
+	if err != nil || len(irs.ImageRecipeSummaryList) != 1 {
+		t.Fatalf("list image recipes: %v %+v", err, irs)
+	}
+	// Recipes keep the imported component; deleting both recipes frees it.
+	_, err = c.DeleteComponent(ctx, &ib.DeleteComponentInput{ComponentBuildVersionArn: imp.ComponentBuildVersionArn})
+	apiError(t, err, "ResourceDependencyException")
+	if _, err := c.DeleteContainerRecipe(ctx, &ib.DeleteContainerRecipeInput{ContainerRecipeArn: cr.ContainerRecipeArn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteImageRecipe(ctx, &ib.DeleteImageRecipeInput{ImageRecipeArn: ir.ImageRecipeArn}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteComponent(ctx, &ib.DeleteComponentInput{ComponentBuildVersionArn: imp.ComponentBuildVersionArn}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetContainerRecipePolicy(ctx, &ib.GetContainerRecipePolicyInput{ContainerRecipeArn: cr.ContainerRecipeArn})
+	apiError(t, err, "ResourceNotFoundException")
 }

@@ -194,6 +194,15 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if err != nil || page.NextToken == nil {
 		t.Fatal(err)
 	}
+	comp, err := ibc.CreateComponent(ctx, &ib.CreateComponentInput{Name: aws.String("kept"), SemanticVersion: aws.String("1.0.0"), Platform: ibtypes.PlatformLinux, Data: aws.String(helloComponent)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipe, err := ibc.CreateImageRecipe(ctx, &ib.CreateImageRecipeInput{Name: aws.String("kept"), SemanticVersion: aws.String("1.0.0"), ParentImage: aws.String("ami-1"),
+		Components: []ibtypes.ComponentConfiguration{{ComponentArn: comp.ComponentBuildVersionArn}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	s1.stop(t)
 
 	s2 := start(t, dir)
@@ -226,6 +235,12 @@ func TestRestartKeepsEverything(t *testing.T) {
 	if !strings.HasSuffix(aws.ToString(out.WorkflowBuildVersionArn), "/2.0.0/2") {
 		t.Fatalf("numbering after restart: %s", aws.ToString(out.WorkflowBuildVersionArn))
 	}
+	if _, err := ibc.GetImageRecipe(ctx, &ib.GetImageRecipeInput{ImageRecipeArn: recipe.ImageRecipeArn}); err != nil {
+		t.Fatalf("recipe after restart: %v", err)
+	}
+	// Dependencies are stored too: the component is still in use.
+	_, err = ibc.DeleteComponent(ctx, &ib.DeleteComponentInput{ComponentBuildVersionArn: comp.ComponentBuildVersionArn})
+	apiError(t, err, "ResourceDependencyException")
 	var nf *ibtypes.ResourceNotFoundException
 	if _, err := ibc.TagResource(ctx, &ib.TagResourceInput{ResourceArn: aws.String(arns[0] + "0"), Tags: map[string]string{"a": "b"}}); !errors.As(err, &nf) {
 		t.Fatalf("tag unknown after restart: %v", err)
