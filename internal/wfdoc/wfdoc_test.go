@@ -184,3 +184,34 @@ func FuzzParsePath(f *testing.F) {
 		}
 	})
 }
+
+func TestEvalAndResolve(t *testing.T) {
+	t.Parallel()
+	d, err := Parse([]byte(gated), Build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := map[string]any{
+		"parameters":  map[string]any{"approvalTopic": "arn:topic", "retries": 3},
+		"stepOutputs": map[string]any{"LaunchBuildInstance": map[string]any{"instanceId": "i-1"}, "Approve": map[string]any{"action": "STOP"}},
+		"imagebuilder": map[string]any{"imageType": "AMI"},
+	}
+	look := LookupIn(ctx)
+	in, err := ResolveInputs(d.Steps[1].Inputs, look)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in["snsTopicArn"] != "arn:topic" || in["payload"] != `{"instance": "i-1", "name": "{{ imagebuilder:buildDate }}"}` {
+		t.Fatalf("resolved %v", in)
+	}
+	ok, err := d.Steps[2].If.Eval(look) // RESUME == STOP or 3 > 2
+	if err != nil || !ok {
+		t.Fatalf("eval %v %v", ok, err)
+	}
+	if _, err := LookupIn(ctx)("$.stepOutputs.Nope.x"); err == nil {
+		t.Fatal("missing output resolved")
+	}
+	if v, err := look("$.ImageBuilder.IMAGETYPE"); err != nil || v != "AMI" {
+		t.Fatalf("case-insensitive system variable: %v %v", v, err)
+	}
+}

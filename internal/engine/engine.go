@@ -1,0 +1,365 @@
+// Package engine is the durable step engine both services run on: a queue
+// of work items kept in the store, claimed under a lease, handled outside
+// any transaction, and completed in one transaction together with whatever
+// the handler writes. A crash at any instant loses nothing: an unfinished
+// item comes back when its lease expires (or at once on restart of a
+// single-node store), and a finished one was removed in the same
+// transaction as its effects, so it never runs again. Waiting costs a row:
+// an item due at a deadline, not a goroutine.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// queueScope holds the queue rows; it is no account's scope.
+var queueScope = store.Scope{Account: "~engine", Region: "~"}
+
+const kindItem = "engine.item"
+
+// Item is one unit of work.
+type Item struct {
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Scope   store.Scope     `json:"scope"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+	Due     time.Time       `json:"due"`
+	Attempt int             `json:"attempt"`
+	Lease   string          `json:"lease,omitempty"`
+}
+
+func sortKey(due time.Time, id string) string {
+	return fmt.Sprintf("%013d|%s", due.UnixMilli(), id)
+}
+
+// Enqueue adds (or replaces) an item inside the caller's transaction.
+func Enqueue(tx store.Tx, it Item) error {
+	it.Lease = ""
+	b, err := json.Marshal(it)
+	if err != nil {
+		return err
+	}
+	rec := &store.Record{Scope: queueScope, Kind: kindItem, ID: it.ID, SortKey: sortKey(it.Due, it.ID), Created: it.Due, Updated: it.Due, Body: b}
+	if err := tx.Update(rec); errors.Is(err, store.ErrNotFound) {
+		return tx.Insert(rec)
+	} else {
+		return err
+	}
+}
+
+// Cancel removes an item if it is queued.
+func Cancel(tx store.Tx, id string) error {
+	if err := tx.Delete(queueScope, kindItem, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// Pending reports whether an item is queued (due or leased).
+func Pending(tx store.Tx, id string) (bool, error) {
+	_, err := tx.Get(queueScope, kindItem, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Handler does an item's work outside any transaction and returns what to
+// commit. The commit runs in the transaction that removes the item; it may
+// enqueue further items (including one with the same ID).
+type Handler func(ctx context.Context, it Item) (commit func(tx store.Tx) error, err error)
+
+// Options tune an engine.
+type Options struct {
+	// Lease is how long a claimed item is held before another worker may
+	// take it (default 30s).
+	Lease time.Duration
+	// ReclaimOnStart releases every lease when the engine starts. Only safe
+	// when no other process shares the store (the embedded SQLite case).
+	ReclaimOnStart bool
+	// Poll bounds how long the dispatcher sleeps without a wake-up.
+	Poll time.Duration
+	Now  func() time.Time
+}
+
+// Engine dispatches due items to their handlers.
+type Engine struct {
+	st       store.Store
+	log      *slog.Logger
+	opts     Options
+	worker   string
+	handlers map[string]Handler
+	wake     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+}
+
+// New returns an engine over st. Register handlers, then Start.
+func New(st store.Store, log *slog.Logger, opts Options) *Engine {
+	if opts.Lease <= 0 {
+		opts.Lease = 30 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{st: st, log: log, opts: opts, worker: newWorkerID(), handlers: map[string]Handler{},
+		wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// Register sets the handler for an item type.
+func (e *Engine) Register(typ string, h Handler) { e.handlers[typ] = h }
+
+// Wake tells the dispatcher that items may be due now.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the dispatcher until Stop.
+func (e *Engine) Start(ctx context.Context) error {
+	if e.opts.ReclaimOnStart {
+		if err := e.reclaimAll(ctx); err != nil {
+			return err
+		}
+	}
+	ctx, e.cancel = context.WithCancel(ctx)
+	go e.loop(ctx)
+	return nil
+}
+
+// Stop ends the dispatcher and waits for the item in hand to finish.
+func (e *Engine) Stop() {
+	e.stopOnce.Do(func() {
+		if e.cancel == nil {
+			close(e.done)
+			return
+		}
+		e.cancel()
+		<-e.done
+	})
+}
+
+func (e *Engine) reclaimAll(ctx context.Context) error {
+	now := e.opts.Now()
+	return e.st.Update(ctx, func(tx store.Tx) error {
+		after := ""
+		for {
+			recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, After: after, Limit: 500})
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				var it Item
+				if err := json.Unmarshal(r.Body, &it); err != nil {
+					return err
+				}
+				if it.Lease != "" {
+					it.Due = now
+					if err := tx.Delete(queueScope, kindItem, it.ID); err != nil {
+						return err
+					}
+					if err := Enqueue(tx, it); err != nil {
+						return err
+					}
+				}
+			}
+			if len(recs) < 500 {
+				return nil
+			}
+			after = recs[len(recs)-1].SortKey
+		}
+	})
+}
+
+func (e *Engine) loop(ctx context.Context) {
+	defer close(e.done)
+	for {
+		n, next, err := e.runOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("engine: dispatch failed", "error", err)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if n > 0 {
+			continue
+		}
+		wait := e.opts.Poll
+		if !next.IsZero() {
+			if d := next.Sub(e.opts.Now()); d < wait {
+				wait = d
+			}
+		}
+		if wait <= 0 {
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-e.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// batch bounds how many items one claim takes.
+const batch = 64
+
+// RunOnce claims the due items and handles them. It returns how many it
+// handled and when the next item is due. Tests may drive the engine with it.
+func (e *Engine) RunOnce(ctx context.Context) (int, time.Time, error) { return e.runOnce(ctx) }
+
+func (e *Engine) runOnce(ctx context.Context) (int, time.Time, error) {
+	claimed, next, err := e.claim(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	for _, it := range claimed {
+		if ctx.Err() != nil {
+			break // the lease brings the rest back
+		}
+		e.handle(ctx, it)
+	}
+	return len(claimed), next, nil
+}
+
+func (e *Engine) claim(ctx context.Context) ([]Item, time.Time, error) {
+	now := e.opts.Now()
+	var claimed []Item
+	var next time.Time
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		claimed, next = nil, time.Time{}
+		recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, Limit: batch + 1})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			var it Item
+			if err := json.Unmarshal(r.Body, &it); err != nil {
+				return err
+			}
+			if it.Due.After(now) || len(claimed) == batch {
+				next = it.Due
+				break
+			}
+			it.Attempt++
+			it.Lease = e.worker
+			it.Due = now.Add(e.opts.Lease)
+			b, err := json.Marshal(it)
+			if err != nil {
+				return err
+			}
+			r.Body, r.SortKey, r.Updated = b, sortKey(it.Due, it.ID), now
+			if err := tx.Update(r); err != nil {
+				return err
+			}
+			claimed = append(claimed, it)
+		}
+		return nil
+	})
+	return claimed, next, err
+}
+
+func (e *Engine) handle(ctx context.Context, it Item) {
+	h := e.handlers[it.Type]
+	var commit func(store.Tx) error
+	var err error
+	if h == nil {
+		err = fmt.Errorf("no handler for item type %q", it.Type)
+	} else {
+		commit, err = h(ctx, it)
+	}
+	if err != nil {
+		e.log.Error("engine: item failed; it will be retried", "item", it.ID, "type", it.Type, "attempt", it.Attempt, "error", err)
+		e.release(ctx, it, backoff(it.Attempt))
+		return
+	}
+	err = e.st.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(queueScope, kindItem, it.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errStale // cancelled while we worked
+		} else if err != nil {
+			return err
+		}
+		var cur Item
+		if err := json.Unmarshal(rec.Body, &cur); err != nil {
+			return err
+		}
+		if cur.Lease != e.worker || cur.Attempt != it.Attempt {
+			return errStale // replaced, or reclaimed by another worker
+		}
+		if err := tx.Delete(queueScope, kindItem, it.ID); err != nil {
+			return err
+		}
+		if commit != nil {
+			return commit(tx)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errStale):
+	case err != nil && ctx.Err() == nil:
+		e.log.Error("engine: commit failed; the item will be retried", "item", it.ID, "type", it.Type, "error", err)
+		e.release(ctx, it, backoff(it.Attempt))
+	}
+}
+
+var errStale = errors.New("engine: item no longer held")
+
+func backoff(attempt int) time.Duration {
+	d := time.Duration(attempt*attempt) * 100 * time.Millisecond
+	if d > time.Minute {
+		d = time.Minute
+	}
+	return d
+}
+
+// release hands an item back to the queue, due after delay.
+func (e *Engine) release(ctx context.Context, it Item, delay time.Duration) {
+	err := e.st.Update(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(queueScope, kindItem, it.ID)
+		if err != nil {
+			return err
+		}
+		var cur Item
+		if err := json.Unmarshal(rec.Body, &cur); err != nil {
+			return err
+		}
+		if cur.Lease != e.worker || cur.Attempt != it.Attempt {
+			return nil
+		}
+		cur.Due = e.opts.Now().Add(delay)
+		return Enqueue(tx, cur)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+		e.log.Error("engine: release failed", "item", it.ID, "error", err)
+	}
+}
+
+func newWorkerID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "w-" + hex.EncodeToString(b[:])
+}
