@@ -73,6 +73,15 @@ func envBool(name string, def bool) bool {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv("SLIPWAY_" + name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -96,6 +105,7 @@ func serve(args []string) error {
 	configFile := fs.String("config", env("CONFIG", ""), "JSON file with extra credentials (SLIPWAY_CONFIG)")
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (SLIPWAY_LOG_FORMAT)")
+	stepDelay := fs.Duration("step-delay", envDuration("STEP_DELAY", 0), "how long each simulated Image Builder step takes (SLIPWAY_STEP_DELAY)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -103,7 +113,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, ConfigFile: *configFile}
+	cfg := app.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, ConfigFile: *configFile, StepDelay: *stepDelay}
 	if cfg.ConfigFile != "" {
 		if err := cfg.LoadFile(cfg.ConfigFile); err != nil {
 			return err

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/awsproto"
+	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/imagebuilder/ibhttp"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
@@ -46,6 +47,7 @@ type App struct {
 	cfg      Config
 	log      *slog.Logger
 	store    store.Store
+	engine   *engine.Engine
 	services []*awsproto.Service
 	handler  http.Handler
 	server   *http.Server
@@ -81,12 +83,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	creds := append([]sigv4.Credential{DefaultCredential}, cfg.Credentials...)
 	verifier := sigv4.NewVerifier(creds, nil)
 
+	ib := imagebuilder.New(st, tokens, nil)
+	ib.StepDelay = cfg.StepDelay
+	// The embedded store has one process, so on start every lease is stale.
+	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite"})
+	ib.RegisterEngine(eng)
 	ibSvc := awsproto.NewService("imagebuilder")
-	ibhttp.Register(ibSvc, imagebuilder.New(st, tokens, nil))
+	ibhttp.Register(ibSvc, ib)
 	tfSvc := awsproto.NewService("transfer")
 	tfhttp.Register(tfSvc, transfer.New(st, tokens, nil))
 
-	a := &App{cfg: cfg, log: log, store: st, services: []*awsproto.Service{ibSvc, tfSvc}}
+	a := &App{cfg: cfg, log: log, store: st, engine: eng, services: []*awsproto.Service{ibSvc, tfSvc}}
+	if err := eng.Start(context.WithoutCancel(ctx)); err != nil {
+		st.Close()
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_slipway/health", a.health)
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
@@ -140,7 +151,9 @@ func (a *App) Serve(ln net.Listener) error {
 // Shutdown stops accepting requests, lets in-flight ones finish, and closes
 // the store. Every acknowledged write is already committed.
 func (a *App) Shutdown(ctx context.Context) error {
-	return errors.Join(a.server.Shutdown(ctx), a.store.Close())
+	err := a.server.Shutdown(ctx)
+	a.engine.Stop()
+	return errors.Join(err, a.store.Close())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

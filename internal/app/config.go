@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/sigv4"
 )
@@ -19,6 +20,8 @@ type Config struct {
 	InMemory bool
 	// ConfigFile optionally names a JSON file with more credentials.
 	ConfigFile string
+	// StepDelay is how long each simulated Image Builder step action takes.
+	StepDelay time.Duration
 	// Credentials are the access keys requests may be signed with; the
 	// default pair test/test (account 000000000000) is always present.
 	Credentials []sigv4.Credential

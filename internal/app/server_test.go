@@ -120,7 +120,7 @@ func TestUnknownAndUnimplementedOperations(t *testing.T) {
 		t.Fatalf("GET /: %d %v", r.Status, r.Body)
 	}
 	// A modelled operation Slipway does not run yet says so, without a retry storm.
-	_, err := s.ib(opts("us-east-1")).GetImage(context.Background(), &ib.GetImageInput{ImageBuildVersionArn: aws.String("arn:aws:imagebuilder:us-east-1:000000000000:image/x/1.0.0/1")})
+	_, err := s.ib(opts("us-east-1")).GetLifecyclePolicy(context.Background(), &ib.GetLifecyclePolicyInput{LifecyclePolicyArn: aws.String("arn:aws:imagebuilder:us-east-1:000000000000:lifecycle-policy/x")})
 	apiError(t, err, "NotImplementedException")
 	_, err = s.tf(opts("us-east-1")).ListServers(context.Background(), &tf.ListServersInput{})
 	apiError(t, err, "NotImplementedException")

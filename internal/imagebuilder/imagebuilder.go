@@ -37,6 +37,9 @@ type Service struct {
 	store  store.Store
 	tokens *pagetoken.Codec
 	now    func() time.Time
+	wake   func()
+	// StepDelay is how long each simulated step action takes (0: at once).
+	StepDelay time.Duration
 }
 
 // New returns the service. now may be nil.

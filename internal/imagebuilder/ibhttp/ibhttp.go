@@ -45,6 +45,15 @@ func Register(svc *awsproto.Service, ib *imagebuilder.Service) {
 
 		"CreateImagePipeline": ib.CreateImagePipeline, "UpdateImagePipeline": ib.UpdateImagePipeline, "GetImagePipeline": ib.GetImagePipeline,
 		"ListImagePipelines": ib.ListImagePipelines, "DeleteImagePipeline": ib.DeleteImagePipeline,
+
+		"StartImagePipelineExecution": ib.StartImagePipelineExecution, "CreateImage": ib.CreateImage, "GetImage": ib.GetImage,
+		"ListImages": ib.ListImages, "ListImageBuildVersions": ib.ListImageBuildVersions, "ListImagePipelineImages": ib.ListImagePipelineImages,
+		"ListImagePackages": ib.ListImagePackages, "CancelImageCreation": ib.CancelImageCreation, "RetryImage": ib.RetryImage,
+		"DeleteImage": ib.DeleteImage,
+
+		"GetWorkflowExecution": ib.GetWorkflowExecution, "ListWorkflowExecutions": ib.ListWorkflowExecutions,
+		"GetWorkflowStepExecution": ib.GetWorkflowStepExecution, "ListWorkflowStepExecutions": ib.ListWorkflowStepExecutions,
+		"ListWaitingWorkflowSteps": ib.ListWaitingWorkflowSteps, "SendWorkflowStepAction": ib.SendWorkflowStepAction,
 	} {
 		svc.Register(op, document(fn))
 	}
