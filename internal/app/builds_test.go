@@ -41,7 +41,7 @@ func catalog(t *testing.T, c *ib.Client, name string) *ib.CreateImagePipelineInp
 // waitImage polls GetImage until the image reaches a terminal status.
 func waitImage(t *testing.T, c *ib.Client, image string, want ibtypes.ImageStatus) *ibtypes.Image {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		out, err := c.GetImage(context.Background(), &ib.GetImageInput{ImageBuildVersionArn: aws.String(image)})
 		if err != nil {
@@ -68,7 +68,7 @@ func waitImage(t *testing.T, c *ib.Client, image string, want ibtypes.ImageStatu
 // waitingStep polls until the image has a step waiting for an action.
 func waitingStep(t *testing.T, c *ib.Client, image string) ibtypes.WorkflowStepExecution {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		out, err := c.ListWaitingWorkflowSteps(context.Background(), &ib.ListWaitingWorkflowStepsInput{})
 		if err != nil {
@@ -159,7 +159,9 @@ func TestPipelineWithDefaultWorkflowsBecomesAvailable(t *testing.T) {
 			}
 		}
 	}
-	var launchOut struct{ InstanceID string `json:"instanceId"` }
+	var launchOut struct {
+		InstanceID string `json:"instanceId"`
+	}
 	if err := json.Unmarshal([]byte(aws.ToString(launch.Outputs)), &launchOut); err != nil || !strings.HasPrefix(launchOut.InstanceID, "i-") {
 		t.Fatalf("launch outputs %q", aws.ToString(launch.Outputs))
 	}

@@ -211,10 +211,9 @@ func (s *Service) SendWorkflowStepAction(ctx context.Context, scope store.Scope,
 		if err := tx.Delete(scope, kindWaiting, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
-		outputs := Doc{"action": action}
-		if reason != "" {
-			outputs["reason"] = reason
-		}
+		// reason is always an output, empty when none was given, so later
+		// steps can reference it either way.
+		outputs := Doc{"action": action, "reason": reason}
 		if action == "RESUME" {
 			err = s.completeStep(tx, scope, st, outputs, now)
 		} else {

@@ -192,8 +192,8 @@ func TestEvalAndResolve(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := map[string]any{
-		"parameters":  map[string]any{"approvalTopic": "arn:topic", "retries": 3},
-		"stepOutputs": map[string]any{"LaunchBuildInstance": map[string]any{"instanceId": "i-1"}, "Approve": map[string]any{"action": "STOP"}},
+		"parameters":   map[string]any{"approvalTopic": "arn:topic", "retries": 3},
+		"stepOutputs":  map[string]any{"LaunchBuildInstance": map[string]any{"instanceId": "i-1"}, "Approve": map[string]any{"action": "STOP"}},
 		"imagebuilder": map[string]any{"imageType": "AMI"},
 	}
 	look := LookupIn(ctx)

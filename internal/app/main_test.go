@@ -1,0 +1,33 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestMain doubles as a server process for the crash test: with
+// SLIPWAY_TEST_CHILD set, this test binary serves Slipway on a loopback port
+// (printed on stdout) until it is killed.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv("SLIPWAY_TEST_CHILD"); dir != "" {
+		delay, _ := time.ParseDuration(os.Getenv("SLIPWAY_TEST_STEP_DELAY"))
+		a, err := New(context.Background(), Config{DataDir: dir, StepDelay: delay}, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("addr=%s\n", ln.Addr())
+		_ = a.Serve(ln)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
