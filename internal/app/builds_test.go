@@ -16,7 +16,7 @@ import (
 
 // catalog creates a recipe, infrastructure and distribution configuration
 // and returns a pipeline input ready for workflows.
-func catalog(t *testing.T, c *ib.Client, name string) *ib.CreateImagePipelineInput {
+func catalog(t testing.TB, c *ib.Client, name string) *ib.CreateImagePipelineInput {
 	t.Helper()
 	ctx := context.Background()
 	recipe, err := c.CreateImageRecipe(ctx, &ib.CreateImageRecipeInput{Name: aws.String(name + "-recipe"), SemanticVersion: aws.String("1.0.0"), ParentImage: aws.String("ami-0123456789abcdef0"),
@@ -39,7 +39,7 @@ func catalog(t *testing.T, c *ib.Client, name string) *ib.CreateImagePipelineInp
 }
 
 // waitImage polls GetImage until the image reaches a terminal status.
-func waitImage(t *testing.T, c *ib.Client, image string, want ibtypes.ImageStatus) *ibtypes.Image {
+func waitImage(t testing.TB, c *ib.Client, image string, want ibtypes.ImageStatus) *ibtypes.Image {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -66,7 +66,7 @@ func waitImage(t *testing.T, c *ib.Client, image string, want ibtypes.ImageStatu
 }
 
 // waitingStep polls until the image has a step waiting for an action.
-func waitingStep(t *testing.T, c *ib.Client, image string) ibtypes.WorkflowStepExecution {
+func waitingStep(t testing.TB, c *ib.Client, image string) ibtypes.WorkflowStepExecution {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -85,7 +85,7 @@ func waitingStep(t *testing.T, c *ib.Client, image string) ibtypes.WorkflowStepE
 	return ibtypes.WorkflowStepExecution{}
 }
 
-func stepsOf(t *testing.T, c *ib.Client, image string) map[string][]ibtypes.WorkflowStepMetadata {
+func stepsOf(t testing.TB, c *ib.Client, image string) map[string][]ibtypes.WorkflowStepMetadata {
 	t.Helper()
 	ctx := context.Background()
 	execs, err := c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: aws.String(image)})
@@ -256,7 +256,7 @@ outputs:
     value: "$.stepOutputs.CreateOutputAMI.imageId"
 `
 
-func gatedPipeline(t *testing.T, c *ib.Client, name string, timeout int) string {
+func gatedPipeline(t testing.TB, c *ib.Client, name string, timeout int) string {
 	t.Helper()
 	in := catalog(t, c, name)
 	wf := createWF(t, c, name+"-gate", "1.0.0", fmt.Sprintf(approvalGate, timeout))
@@ -269,7 +269,7 @@ func gatedPipeline(t *testing.T, c *ib.Client, name string, timeout int) string 
 	return aws.ToString(pipe.ImagePipelineArn)
 }
 
-func startRun(t *testing.T, c *ib.Client, pipe string, tags map[string]string) string {
+func startRun(t testing.TB, c *ib.Client, pipe string, tags map[string]string) string {
 	t.Helper()
 	run, err := c.StartImagePipelineExecution(context.Background(), &ib.StartImagePipelineExecutionInput{ImagePipelineArn: aws.String(pipe), Tags: tags})
 	if err != nil {

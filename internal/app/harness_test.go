@@ -40,6 +40,12 @@ func start(t *testing.T, dir string, extra ...sigv4.Credential) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startApp(t, a)
+}
+
+// startApp serves a on a loopback port until the test ends.
+func startApp(t testing.TB, a *App) *server {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +56,7 @@ func start(t *testing.T, dir string, extra ...sigv4.Credential) *server {
 	return s
 }
 
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	t.Helper()
 	s.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -85,7 +91,7 @@ func (s *server) tf(o clientOpts) *transfer.Client {
 }
 
 // apiError asserts err is an AWS API error with the code and returns it.
-func apiError(t *testing.T, err error, code string) smithy.APIError {
+func apiError(t testing.TB, err error, code string) smithy.APIError {
 	t.Helper()
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {

@@ -52,7 +52,7 @@ outputs:
     value: "$.stepOutputs.CreateOutputAMI.imageId"
 `
 
-func createWF(t *testing.T, c *ib.Client, name, version, data string, mut ...func(*ib.CreateWorkflowInput)) *ib.CreateWorkflowOutput {
+func createWF(t testing.TB, c *ib.Client, name, version, data string, mut ...func(*ib.CreateWorkflowInput)) *ib.CreateWorkflowOutput {
 	t.Helper()
 	in := &ib.CreateWorkflowInput{Name: aws.String(name), SemanticVersion: aws.String(version), Type: ibtypes.WorkflowTypeBuild, Data: aws.String(data)}
 	for _, m := range mut {

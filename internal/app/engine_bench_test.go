@@ -1,0 +1,80 @@
+package app
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	ib "github.com/aws/aws-sdk-go-v2/service/imagebuilder"
+	ibtypes "github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
+)
+
+// benchServer starts Slipway on a file store (the durable configuration).
+func benchServer(b *testing.B) *ib.Client {
+	b.Helper()
+	a, err := New(context.Background(), Config{DataDir: b.TempDir()}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := startApp(b, a)
+	return s.ib(opts("us-east-1"))
+}
+
+// BenchmarkBuildThroughput runs whole builds (default workflows: 13 steps
+// over three stages plus integration) back to back and reports steps/s.
+func BenchmarkBuildThroughput(b *testing.B) {
+	c := benchServer(b)
+	ctx := context.Background()
+	pipe, err := c.CreateImagePipeline(ctx, catalog(b, c, "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	steps := 0
+	start := time.Now()
+	for b.Loop() {
+		run, err := c.StartImagePipelineExecution(ctx, &ib.StartImagePipelineExecutionInput{ImagePipelineArn: pipe.ImagePipelineArn})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			out, err := c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: run.ImageBuildVersionArn})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if out.Image.State.Status == ibtypes.ImageStatusAvailable {
+				break
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		steps += 13
+	}
+	b.ReportMetric(float64(steps)/time.Since(start).Seconds(), "steps/s")
+}
+
+// BenchmarkResumeToNextStep measures SendWorkflowStepAction until the step
+// after the WaitForAction has finished.
+func BenchmarkResumeToNextStep(b *testing.B) {
+	c := benchServer(b)
+	ctx := context.Background()
+	pipe := gatedPipeline(b, c, "resume", 3600)
+	for b.Loop() {
+		b.StopTimer()
+		image := startRun(b, c, pipe, nil)
+		w := waitingStep(b, c, image)
+		execs, _ := c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: aws.String(image)})
+		b.StartTimer()
+		if _, err := c.SendWorkflowStepAction(ctx, &ib.SendWorkflowStepActionInput{StepExecutionId: w.StepExecutionId, ImageBuildVersionArn: aws.String(image), Action: ibtypes.WorkflowStepActionTypeResume}); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			out, err := c.ListWorkflowStepExecutions(ctx, &ib.ListWorkflowStepExecutionsInput{WorkflowExecutionId: execs.WorkflowExecutions[0].WorkflowExecutionId})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if out.Steps[2].Status == ibtypes.WorkflowStepExecutionStatusCompleted {
+				break
+			}
+		}
+	}
+}
