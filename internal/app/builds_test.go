@@ -509,3 +509,182 @@ func TestStepListingPagination(t *testing.T) {
 	_, err = c.GetWorkflowExecution(ctx, &ib.GetWorkflowExecutionInput{WorkflowExecutionId: aws.String("wf-00000000-0000-4000-8000-000000000000")})
 	apiError(t, err, "ResourceNotFoundException")
 }
+
+const paramTest = `schemaVersion: 1.0
+parameters:
+  - name: doc
+    type: string
+  - name: retries
+    type: integer
+    default: 2
+steps:
+  - name: LaunchTestInstance
+    action: LaunchInstance
+    inputs:
+      waitFor: ssmAgent
+      imageIdOverride.$: "$.workflowOutputs.ImageId"
+  - name: RunChecks
+    action: RunCommand
+    if:
+      numberGreaterThan: 1
+      value: "$.parameters.retries"
+    inputs:
+      instanceId.$: "$.stepOutputs.LaunchTestInstance.instanceId"
+      documentName.$: "$.parameters.doc"
+      parameters:
+        note: ["image {{ $.imagebuilder.imageName }} build {{ $.imagebuilder.imageBuildNumber }}"]
+  - name: TerminateTestInstance
+    action: TerminateInstance
+    inputs:
+      instanceId.$: "$.stepOutputs.LaunchTestInstance.instanceId"
+`
+
+func TestCreateImageWithParallelTestGroupsAndParameters(t *testing.T) {
+	t.Parallel()
+	s := start(t, "")
+	c := s.ib(opts("us-east-1"))
+	ctx := context.Background()
+	in := catalog(t, c, "groups")
+	build := createWF(t, c, "groups-build", "1.0.0", fmt.Sprintf(approvalGate, 60))
+	test := createWF(t, c, "groups-test", "1.0.0", paramTest, func(in *ib.CreateWorkflowInput) { in.Type = ibtypes.WorkflowTypeTest })
+	param := func(v string) []ibtypes.WorkflowParameter {
+		return []ibtypes.WorkflowParameter{{Name: aws.String("doc"), Value: []string{v}}}
+	}
+	out, err := c.CreateImage(ctx, &ib.CreateImageInput{ImageRecipeArn: in.ImageRecipeArn, InfrastructureConfigurationArn: in.InfrastructureConfigurationArn,
+		ExecutionRole: aws.String("arn:aws:iam::000000000000:role/r"), Tags: map[string]string{"one-off": "yes"},
+		Workflows: []ibtypes.WorkflowConfiguration{
+			{WorkflowArn: build.WorkflowBuildVersionArn},
+			{WorkflowArn: test.WorkflowBuildVersionArn, ParallelGroup: aws.String("g1"), Parameters: param("AWS-RunShellScript")},
+			{WorkflowArn: test.WorkflowBuildVersionArn, ParallelGroup: aws.String("g1"), Parameters: param("AWS-RunPatchBaseline")},
+			{WorkflowArn: test.WorkflowBuildVersionArn, ParallelGroup: aws.String("g2"), Parameters: param("AWS-Inventory")},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := aws.ToString(out.ImageBuildVersionArn)
+	w := waitingStep(t, c, image)
+	if _, err := c.SendWorkflowStepAction(ctx, &ib.SendWorkflowStepActionInput{StepExecutionId: w.StepExecutionId, ImageBuildVersionArn: aws.String(image), Action: ibtypes.WorkflowStepActionTypeResume}); err != nil {
+		t.Fatal(err)
+	}
+	img := waitImage(t, c, image, ibtypes.ImageStatusAvailable)
+	if img.BuildType != ibtypes.BuildTypeUserInitiated || img.SourcePipelineArn != nil || img.Tags["one-off"] != "yes" || len(img.Workflows) != 4 || len(img.OutputResources.Amis) != 1 {
+		t.Fatalf("image %+v", img)
+	}
+	execs, err := c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: aws.String(image)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []string
+	var g1End, g2Start string
+	var buildAMI string
+	for _, ex := range execs.WorkflowExecutions {
+		groups = append(groups, string(ex.Type)+":"+aws.ToString(ex.ParallelGroup))
+		switch aws.ToString(ex.ParallelGroup) {
+		case "g1":
+			if e := aws.ToString(ex.EndTime); e > g1End {
+				g1End = e
+			}
+		case "g2":
+			g2Start = aws.ToString(ex.StartTime)
+		}
+		steps, err := c.ListWorkflowStepExecutions(ctx, &ib.ListWorkflowStepExecutionsInput{WorkflowExecutionId: ex.WorkflowExecutionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range steps.Steps {
+			if aws.ToString(st.Name) == "CreateOutputAMI" {
+				var o struct {
+					ImageID string `json:"imageId"`
+				}
+				_ = json.Unmarshal([]byte(aws.ToString(st.Outputs)), &o)
+				buildAMI = o.ImageID
+			}
+			if aws.ToString(st.Name) == "LaunchTestInstance" && (buildAMI == "" || !strings.Contains(aws.ToString(st.Inputs), buildAMI)) {
+				t.Fatalf("test instance not launched from the build's AMI %s: %s", buildAMI, aws.ToString(st.Inputs))
+			}
+			if aws.ToString(st.Name) == "RunChecks" {
+				if st.Status != ibtypes.WorkflowStepExecutionStatusCompleted || !strings.Contains(aws.ToString(st.Inputs), `"documentName":"AWS-`) ||
+					!strings.Contains(aws.ToString(st.Inputs), "image groups-recipe build 1") {
+					t.Fatalf("RunChecks %+v", st)
+				}
+			}
+		}
+	}
+	if strings.Join(groups, ",") != "BUILD:,TEST:g1,TEST:g1,TEST:g2" {
+		t.Fatalf("executions %v", groups)
+	}
+	if g2Start < g1End {
+		t.Fatalf("group g2 started at %s before g1 ended at %s", g2Start, g1End)
+	}
+	// Deleting the image does not give its build number back.
+	if _, err := c.DeleteImage(ctx, &ib.DeleteImageInput{ImageBuildVersionArn: aws.String(image)}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.CreateImage(ctx, &ib.CreateImageInput{ImageRecipeArn: in.ImageRecipeArn, InfrastructureConfigurationArn: in.InfrastructureConfigurationArn,
+		ImageTestsConfiguration: &ibtypes.ImageTestsConfiguration{ImageTestsEnabled: aws.Bool(false)}})
+	if err != nil || !strings.HasSuffix(aws.ToString(again.ImageBuildVersionArn), "/1.0.0/2") {
+		t.Fatalf("next build: %v %v", err, again)
+	}
+	waitImage(t, c, aws.ToString(again.ImageBuildVersionArn), ibtypes.ImageStatusAvailable)
+	ex2, _ := c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: again.ImageBuildVersionArn})
+	if len(ex2.WorkflowExecutions) != 1 { // tests disabled, no distribution configuration
+		t.Fatalf("executions without tests: %+v", ex2.WorkflowExecutions)
+	}
+	_, err = c.CreateImage(ctx, &ib.CreateImageInput{ImageRecipeArn: in.ImageRecipeArn, InfrastructureConfigurationArn: aws.String("arn:aws:imagebuilder:us-east-1:000000000000:infrastructure-configuration/nope")})
+	apiError(t, err, "InvalidRequestException")
+}
+
+func TestImageStatusWalkAndStepTimeout(t *testing.T) {
+	t.Parallel()
+	a, err := New(context.Background(), Config{InMemory: true, StepDelay: 25 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startApp(t, a)
+	c := s.ib(opts("us-east-1"))
+	ctx := context.Background()
+	pipe, err := c.CreateImagePipeline(ctx, catalog(t, c, "walk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := startRun(t, c, aws.ToString(pipe.ImagePipelineArn), nil)
+	var seen []string
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: aws.String(image)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := string(out.Image.State.Status)
+		if len(seen) == 0 || seen[len(seen)-1] != st {
+			seen = append(seen, st)
+		}
+		if st == "AVAILABLE" || st == "FAILED" {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got := strings.Join(seen, ">"); !strings.HasSuffix(got, "BUILDING>TESTING>DISTRIBUTING>INTEGRATING>AVAILABLE") {
+		t.Fatalf("status walk %s", got)
+	}
+
+	// A step that takes longer than its timeoutSeconds fails as timed out.
+	slow := strings.Replace(fmt.Sprintf(approvalGate, 60), "    action: LaunchInstance\n", "    action: LaunchInstance\n    timeoutSeconds: 1\n", 1)
+	a2, err := New(context.Background(), Config{InMemory: true, StepDelay: 1500 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := startApp(t, a2).ib(opts("us-east-1"))
+	in := catalog(t, c2, "slow")
+	wf := createWF(t, c2, "slow-build", "1.0.0", slow)
+	in.ExecutionRole = aws.String("arn:aws:iam::000000000000:role/r")
+	in.Workflows = []ibtypes.WorkflowConfiguration{{WorkflowArn: wf.WorkflowBuildVersionArn}}
+	p2, err := c2.CreateImagePipeline(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := waitImage(t, c2, startRun(t, c2, aws.ToString(p2.ImagePipelineArn), nil), ibtypes.ImageStatusFailed)
+	if !strings.Contains(aws.ToString(img.State.Reason), "timed out after 1 seconds") {
+		t.Fatalf("reason %q", aws.ToString(img.State.Reason))
+	}
+}
