@@ -52,6 +52,7 @@ wait "$pid"
 start
 [ "$($aws imagebuilder get-workflow --workflow-build-version-arn "$arn" --query workflow.tags.owner --output text)" = cli ]
 [ "$($aws transfer describe-workflow --workflow-id "$wid" --query Workflow.Description --output text)" = "cli workflow" ]
-[ "$($aws imagebuilder list-workflows --query 'length(workflowVersionList)')" = 5 ]
+[ "$($aws imagebuilder list-workflows --query 'length(workflowVersionList)')" = 6 ]
+[ "$($aws imagebuilder list-images --query 'imageVersionList[0].name' --output text)" = boto-recipe ]
 echo "aws cli: ok"
-echo "smoke: 2 passed, 0 failed"
+echo "smoke: 3 passed, 0 failed"

@@ -114,6 +114,52 @@ def transfer():
     print("boto3 transfer: ok")
 
 
+GATE = """schemaVersion: 1.0
+steps:
+  - name: LaunchBuildInstance
+    action: LaunchInstance
+    inputs:
+      waitFor: ssmAgent
+  - name: Approve
+    action: WaitForAction
+  - name: CreateOutputAMI
+    action: CreateImage
+    inputs:
+      instanceId.$: "$.stepOutputs.LaunchBuildInstance.instanceId"
+"""
+
+
+def build():
+    import time
+    ib = client("imagebuilder")
+    recipe = ib.create_image_recipe(name="boto-recipe", semanticVersion="1.0.x", parentImage="ami-0123456789abcdef0",
+                                    components=[{"componentArn": "arn:aws:imagebuilder:us-east-1:aws:component/update-linux/x.x.x"}])["imageRecipeArn"]
+    infra = ib.create_infrastructure_configuration(name="boto-infra", instanceProfileName="profile")["infrastructureConfigurationArn"]
+    wf = ib.create_workflow(name="boto-gate", semanticVersion="1.0.0", type="BUILD", data=GATE)["workflowBuildVersionArn"]
+    pipe = ib.create_image_pipeline(name="boto-pipeline", imageRecipeArn=recipe, infrastructureConfigurationArn=infra,
+                                    executionRole="arn:aws:iam::000000000000:role/ib", workflows=[{"workflowArn": wf}])["imagePipelineArn"]
+    image = ib.start_image_pipeline_execution(imagePipelineArn=pipe)["imageBuildVersionArn"]
+    deadline = time.time() + 30
+    steps = []
+    while not steps and time.time() < deadline:
+        steps = [s for s in ib.list_waiting_workflow_steps()["steps"] if s["imageBuildVersionArn"] == image]
+        time.sleep(0.05)
+    assert steps and steps[0]["name"] == "Approve", steps
+    ib.send_workflow_step_action(stepExecutionId=steps[0]["stepExecutionId"], imageBuildVersionArn=image, action="RESUME", reason="boto3")
+    try:
+        ib.send_workflow_step_action(stepExecutionId=steps[0]["stepExecutionId"], imageBuildVersionArn=image, action="RESUME")
+        raise AssertionError("a second action was accepted")
+    except ib.exceptions.ResourceInUseException:
+        pass
+    status = ""
+    while status not in ("AVAILABLE", "FAILED") and time.time() < deadline:
+        status = ib.get_image(imageBuildVersionArn=image)["image"]["state"]["status"]
+        time.sleep(0.05)
+    assert status == "AVAILABLE", status
+    print("boto3 image build: ok")
+
+
 if __name__ == "__main__":
     imagebuilder()
     transfer()
+    build()
