@@ -9,7 +9,6 @@ package awsproto
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/awsmodel"
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/ids"
 	"github.com/slipway-dev/slipway/internal/sigv4"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -158,13 +158,7 @@ func NewServer(v *sigv4.Verifier, log *slog.Logger, services ...*Service) *Serve
 }
 
 // NewRequestID returns a random UUID (version 4), as AWS request IDs are.
-func NewRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func NewRequestID() string { return ids.UUID() }
 
 // ServeHTTP implements http.Handler.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

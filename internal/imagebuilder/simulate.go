@@ -1,26 +1,15 @@
 package imagebuilder
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"strings"
 	"time"
+
+	"github.com/slipway-dev/slipway/internal/ids"
 )
 
-func randHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)[:n]
-}
+func randHex(n int) string { return ids.Hex(n) }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func newUUID() string { return ids.UUID() }
 
 func instanceID() string { return "i-" + randHex(17) }
 func amiID() string      { return "ami-" + randHex(17) }

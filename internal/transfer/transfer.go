@@ -4,11 +4,10 @@
 package transfer
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
+	"github.com/slipway-dev/slipway/internal/ids"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -36,11 +35,7 @@ func New(st store.Store, tokens *pagetoken.Codec, now func() time.Time) *Service
 
 // newID returns prefix followed by 17 random lowercase hex digits, the form
 // of server, workflow and key IDs.
-func newID(prefix string) string {
-	var b [9]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])[:17]
-}
+func newID(prefix string) string { return prefix + ids.Hex(17) }
 
 func resourceARN(scope store.Scope, resource string) string {
 	return arn.ARN{Partition: arn.PartitionOf(scope.Region), Service: "transfer", Region: scope.Region, Account: scope.Account, Resource: resource}.String()
