@@ -367,8 +367,8 @@ func project(d Doc, keys ...string) Doc {
 
 // Resource policies, for components, recipes and images.
 
-// PutPolicy stores a resource policy on an existing resource.
-func (s *Service) putPolicy(ctx context.Context, scope store.Scope, sp spec, id, field, policy string, exists func(tx store.Tx) error) error {
+// putPolicy stores a resource policy on an existing resource.
+func (s *Service) putPolicy(ctx context.Context, scope store.Scope, id, policy string, exists func(tx store.Tx) error) error {
 	var js map[string]any
 	if err := json.Unmarshal([]byte(policy), &js); err != nil {
 		return fault.InvalidField("policy", "The policy is not a valid JSON document: %v.", err)

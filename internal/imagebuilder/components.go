@@ -433,7 +433,7 @@ func (s *Service) PutComponentPolicy(ctx context.Context, scope store.Scope, in 
 	if ref.build == 0 || !ownedBy(ref.a, scope) {
 		return nil, notFound(specComponent, raw)
 	}
-	err = s.putPolicy(ctx, scope, specComponent, raw, "componentArn", str(in, "policy"), func(tx store.Tx) error {
+	err = s.putPolicy(ctx, scope, raw, str(in, "policy"), func(tx store.Tx) error {
 		_, _, err := loadDoc(tx, scope, specComponent, raw)
 		return err
 	})

@@ -304,7 +304,7 @@ func (s *Service) putRecipePolicy(ctx context.Context, scope store.Scope, rk rec
 	if err := s.recipeARN(rk, scope, raw); err != nil {
 		return nil, err
 	}
-	err := s.putPolicy(ctx, scope, rk.sp, raw, rk.arnField, str(in, "policy"), func(tx store.Tx) error {
+	err := s.putPolicy(ctx, scope, raw, str(in, "policy"), func(tx store.Tx) error {
 		_, _, err := loadDoc(tx, scope, rk.sp, raw)
 		return err
 	})
