@@ -70,13 +70,16 @@ func waitingStep(t testing.TB, c *ib.Client, image string) ibtypes.WorkflowStepE
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		out, err := c.ListWaitingWorkflowSteps(context.Background(), &ib.ListWaitingWorkflowStepsInput{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range out.Steps {
-			if aws.ToString(s.ImageBuildVersionArn) == image {
-				return s
+		p := ib.NewListWaitingWorkflowStepsPaginator(c, &ib.ListWaitingWorkflowStepsInput{})
+		for p.HasMorePages() {
+			out, err := p.NextPage(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range out.Steps {
+				if aws.ToString(s.ImageBuildVersionArn) == image {
+					return s
+				}
 			}
 		}
 		time.Sleep(5 * time.Millisecond)

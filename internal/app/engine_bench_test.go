@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -77,4 +78,30 @@ func BenchmarkResumeToNextStep(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkPausedBuilds starts builds that all stop at a WaitForAction and
+// reports what a paused build costs: goroutines (none) and heap per build.
+func BenchmarkPausedBuilds(b *testing.B) {
+	const builds = 1000
+	c := benchServer(b)
+	pipe := gatedPipeline(b, c, "paused", 86400)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	goroutines := runtime.NumGoroutine()
+	total := 0
+	for b.Loop() {
+		var last string
+		for i := 0; i < builds; i++ {
+			last = startRun(b, c, pipe, nil)
+		}
+		waitingStep(b, c, last)
+		total += builds
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(total), "heap-B/paused-build")
+	b.ReportMetric(float64(runtime.NumGoroutine()-goroutines), "extra-goroutines")
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/imagebuilder"
@@ -75,11 +77,29 @@ func opts(region string) clientOpts { return clientOpts{region: region, key: "te
 
 func (o clientOpts) config() aws.Config {
 	return aws.Config{
-		Region:           o.region,
-		Credentials:      credentials.NewStaticCredentialsProvider(o.key, o.secret, ""),
-		RetryMaxAttempts: 1,
-		Retryer:          func() aws.Retryer { return aws.NopRetryer{} },
+		Region:      o.region,
+		Credentials: credentials.NewStaticCredentialsProvider(o.key, o.secret, ""),
+		Retryer:     clientRetryer,
 	}
+}
+
+// clientRetryer retries only a response body cut off on the client side:
+// under heavy polling the SDK (v1.47 with Go 1.26) now and then reads a
+// response from a connection its transport already closed, against any
+// server (a bare net/http handler included). Every server error still
+// surfaces at once.
+func clientRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+		o.Retryables = []retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+			if errors.Is(err, net.ErrClosed) {
+				return aws.TrueTernary
+			}
+			return aws.FalseTernary
+		})}
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 func (s *server) ib(o clientOpts) *imagebuilder.Client {
