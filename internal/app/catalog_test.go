@@ -313,6 +313,23 @@ func TestCatalogVersionsAndWildcards(t *testing.T) {
 	if err != nil || len(byName.ComponentVersionList) != 1 || aws.ToString(byName.ComponentVersionList[0].Version) != "2.0.0" {
 		t.Fatalf("byName: %v %+v", err, byName)
 	}
+	if _, err := c.CreateComponent(ctx, &ib.CreateComponentInput{Name: aws.String("zeta"), SemanticVersion: aws.String("1.0.0"), Platform: ibtypes.PlatformLinux, Data: aws.String(helloComponent)}); err != nil {
+		t.Fatal(err)
+	}
+	var byNames []string
+	bp := ib.NewListComponentsPaginator(c, &ib.ListComponentsInput{ByName: true, MaxResults: aws.Int32(1)})
+	for bp.HasMorePages() {
+		out, err := bp.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range out.ComponentVersionList {
+			byNames = append(byNames, aws.ToString(v.Name)+"@"+aws.ToString(v.Version))
+		}
+	}
+	if strings.Join(byNames, ",") != "Tools@2.0.0,zeta@1.0.0" {
+		t.Fatalf("byName pages: %v", byNames)
+	}
 	var all []string
 	p := ib.NewListComponentsPaginator(c, &ib.ListComponentsInput{MaxResults: aws.Int32(2)})
 	for p.HasMorePages() {
@@ -324,7 +341,7 @@ func TestCatalogVersionsAndWildcards(t *testing.T) {
 			all = append(all, aws.ToString(v.Version))
 		}
 	}
-	if strings.Join(all, ",") != "1.0.0,1.2.0,1.10.0,2.0.0" {
+	if strings.Join(all, ",") != "1.0.0,1.2.0,1.10.0,2.0.0,1.0.0" {
 		t.Fatalf("pages: %v", all)
 	}
 	builds, err := c.ListComponentBuildVersions(ctx, &ib.ListComponentBuildVersionsInput{ComponentVersionArn: aws.String(acct + "component/tools/1.10.0"), MaxResults: aws.Int32(1)})

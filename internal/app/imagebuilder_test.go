@@ -314,6 +314,21 @@ func TestImageBuilderListingAndPagination(t *testing.T) {
 		t.Fatalf("filtered listing returned %d, want 4", n)
 	}
 
+	// byName across pages: each name once, with its newest version.
+	var named []string
+	np := ib.NewListWorkflowsPaginator(c, &ib.ListWorkflowsInput{ByName: true, MaxResults: aws.Int32(1)})
+	for np.HasMorePages() {
+		out, err := np.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range out.WorkflowVersionList {
+			named = append(named, aws.ToString(w.Name)+"@"+aws.ToString(w.Version))
+		}
+	}
+	if strings.Join(named, " ") != "flow-0@1.10.0 flow-1@1.0.0 flow-2@1.0.0 flow-3@1.0.0 flow-4@1.0.0 flow-5@1.0.0 flow-6@1.0.0" {
+		t.Fatalf("byName pages: %v", named)
+	}
 	byName, err := c.ListWorkflows(ctx, &ib.ListWorkflowsInput{ByName: true, MaxResults: aws.Int32(25)})
 	if err != nil || len(byName.WorkflowVersionList) != 7 || aws.ToString(byName.WorkflowVersionList[0].Version) != "1.10.0" {
 		t.Fatalf("byName: %v %+v", err, byName)

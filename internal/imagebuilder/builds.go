@@ -319,13 +319,7 @@ func (s *Service) startBuild(tx store.Tx, scope store.Scope, req buildRequest, n
 	if err := insertDoc(tx, scope, specImage, imageARN, versionARN, buildSortKey(int(n)), img, req.Tags, now); err != nil {
 		return "", err
 	}
-	vb, _ := json.Marshal(versionEntry{Latest: imageARN})
-	vrec := &store.Record{Scope: scope, Kind: kindImageVersion, ID: versionARN, SortKey: arn.NormalizeName(rname) + "/" + mustVersion(rversion).SortKey(), Created: now, Updated: now, Body: vb}
-	if err := tx.Update(vrec); errors.Is(err, store.ErrNotFound) {
-		if err := tx.Insert(vrec); err != nil {
-			return "", err
-		}
-	} else if err != nil {
+	if err := imageVersions.setLatest(tx, scope, versionARN, arn.NormalizeName(rname)+"/"+mustVersion(rversion).SortKey(), imageARN, now); err != nil {
 		return "", err
 	}
 	if req.Pipeline != "" {

@@ -29,6 +29,7 @@ type spec struct {
 }
 
 var (
+	specWorkflow        = spec{"Workflow", "workflow", kindWorkflow}
 	specComponent       = spec{"Component", "component", "imagebuilder.component"}
 	specImageRecipe     = spec{"ImageRecipe", "image-recipe", "imagebuilder.image-recipe"}
 	specContainerRecipe = spec{"ContainerRecipe", "container-recipe", "imagebuilder.container-recipe"}

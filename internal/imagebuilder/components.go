@@ -2,7 +2,6 @@ package imagebuilder
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -77,17 +76,11 @@ func (s *Service) resolveComponent(tx store.Tx, scope store.Scope, raw, field st
 		return nil, missing
 	}
 	if ref.a.Account == ManagedOwner {
-		var best Doc
-		for _, c := range managedComponentDocs(scope) {
-			v := mustVersion(str(c, "version"))
-			if arn.NormalizeName(str(c, "name")) != ref.name || !ref.version.Matches(v) || (ref.build != 0 && !strings.HasSuffix(str(c, "arn"), "/"+strconv.Itoa(ref.build))) {
-				continue
-			}
-			if best == nil || v.Compare(mustVersion(str(best, "version"))) > 0 {
-				best = c
-			}
-		}
-		if best == nil {
+		best, ok := newestOf(managedComponentDocs(scope), func(c Doc) string { return str(c, "version") }, func(c Doc) bool {
+			return arn.NormalizeName(str(c, "name")) == ref.name && ref.version.Matches(mustVersion(str(c, "version"))) &&
+				(ref.build == 0 || strings.HasSuffix(str(c, "arn"), "/"+strconv.Itoa(ref.build)))
+		})
+		if !ok {
 			return nil, missing
 		}
 		return best, nil
@@ -102,25 +95,15 @@ func (s *Service) resolveComponent(tx store.Tx, scope store.Scope, raw, field st
 		}
 		return d, err
 	}
-	prefix := ref.name + "/"
-	versions, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindComponentVersion, After: prefix}, max: 1 << 30,
-		stop: func(r *store.Record) bool { return !strings.HasPrefix(r.SortKey, prefix) }}.run(tx)
+	latest, err := componentVersions.newest(tx, scope, ref.name+"/", ref.version)
 	if err != nil {
 		return nil, err
 	}
-	for i := len(versions) - 1; i >= 0; i-- {
-		v := mustVersion(versions[i].ID[strings.LastIndexByte(versions[i].ID, '/')+1:])
-		if !ref.version.Matches(v) {
-			continue
-		}
-		var ve versionEntry
-		if err := json.Unmarshal(versions[i].Body, &ve); err != nil {
-			return nil, err
-		}
-		d, _, err := loadDoc(tx, scope, specComponent, ve.Latest)
-		return d, err
+	if latest == "" {
+		return nil, missing
 	}
-	return nil, missing
+	d, _, err := loadDoc(tx, scope, specComponent, latest)
+	return d, err
 }
 
 // CreateComponent validates a component document and stores a new build.
@@ -184,18 +167,14 @@ func (s *Service) createComponent(ctx context.Context, scope store.Scope, op str
 	name := str(in, "name")
 	versionARN := resourceARN(scope, scope.Account, "component/"+arn.NormalizeName(name)+"/"+version.String())
 	return s.idempotent(ctx, scope, op, in, func(tx store.Tx) (Doc, error) {
-		if vrec, err := tx.Get(scope, kindComponentVersion, versionARN); err == nil {
-			var ve versionEntry
-			if err := json.Unmarshal(vrec.Body, &ve); err != nil {
-				return nil, err
-			}
-			latest, _, err := loadDoc(tx, scope, specComponent, ve.Latest)
+		if latestARN, err := componentVersions.latest(tx, scope, versionARN); err == nil {
+			latest, _, err := loadDoc(tx, scope, specComponent, latestARN)
 			if err != nil {
 				return nil, err
 			}
 			if str(latest, "data") == data && str(latest, "description") == str(in, "description") && str(latest, "platform") == str(in, "platform") &&
 				str(latest, "changeDescription") == str(in, "changeDescription") && str(latest, "kmsKeyId") == str(in, "kmsKeyId") {
-				return nil, alreadyExists(specComponent, ve.Latest)
+				return nil, alreadyExists(specComponent, latestARN)
 			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
@@ -231,14 +210,7 @@ func (s *Service) createComponent(ctx context.Context, scope store.Scope, op str
 		if err := insertDoc(tx, scope, specComponent, str(d, "arn"), versionARN, buildSortKey(build), d, tagsOf(in), now); err != nil {
 			return nil, err
 		}
-		body, _ := json.Marshal(versionEntry{Latest: str(d, "arn")})
-		vrec := &store.Record{Scope: scope, Kind: kindComponentVersion, ID: versionARN, SortKey: componentVersionKey(name, version), Created: now, Updated: now, Body: body}
-		if err := tx.Update(vrec); errors.Is(err, store.ErrNotFound) {
-			err = tx.Insert(vrec)
-			if err != nil {
-				return nil, err
-			}
-		} else if err != nil {
+		if err := componentVersions.setLatest(tx, scope, versionARN, componentVersionKey(name, version), str(d, "arn"), now); err != nil {
 			return nil, err
 		}
 		return Doc{"clientToken": in["clientToken"], "componentBuildVersionArn": d["arn"], "latestVersionReferences": references(versionARN, version.String(), false)}, nil
@@ -287,7 +259,7 @@ func (s *Service) ListComponents(ctx context.Context, scope store.Scope, in Doc)
 	items := []any{}
 	switch owner := str(in, "owner"); owner {
 	case "", "Self":
-		docs, next, err := s.latestVersions(ctx, scope, in, kindComponentVersion, specComponent, accept)
+		docs, next, err := listLatest(ctx, s, scope, "ListComponents", in, componentVersions, decodeDoc, accept)
 		if err != nil {
 			return nil, err
 		}
@@ -307,36 +279,6 @@ func (s *Service) ListComponents(ctx context.Context, scope store.Scope, in Doc)
 		}
 	}
 	return Doc{"componentVersionList": items}, nil
-}
-
-// latestVersions pages a version index, loading each version's newest
-// build. With byName only the newest version of each name is kept.
-func (s *Service) latestVersions(ctx context.Context, scope store.Scope, in Doc, indexKind string, sp spec, accept func(Doc) bool) ([]Doc, string, error) {
-	var docs []Doc
-	_, recs, next, err := s.page(ctx, scope, "List"+sp.Type+"s", in, indexKind, "", func(tx store.Tx, _ Doc, r *store.Record) bool {
-		var ve versionEntry
-		if json.Unmarshal(r.Body, &ve) != nil {
-			return false
-		}
-		d, _, err := loadDoc(tx, scope, sp, ve.Latest)
-		if err != nil || !accept(d) {
-			return false
-		}
-		if boolean(in, "byName") && len(docs) > 0 && str(docs[len(docs)-1], "name") == str(d, "name") {
-			docs[len(docs)-1] = d
-			return false
-		}
-		docs = append(docs, d)
-		return true
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	// The scan looks one past a full page; that one is not on this page.
-	if len(docs) > len(recs) {
-		docs = docs[:len(recs)]
-	}
-	return docs, next, nil
 }
 
 // ListComponentBuildVersions lists the builds of a component version.
@@ -393,8 +335,7 @@ func (s *Service) DeleteComponent(ctx context.Context, scope store.Scope, in Doc
 	}
 	now := s.nowMillis()
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		d, _, err := loadDoc(tx, scope, specComponent, raw)
-		if err != nil {
+		if _, _, err := loadDoc(tx, scope, specComponent, raw); err != nil {
 			return err
 		}
 		if err := checkUnused(tx, scope, specComponent, raw); err != nil {
@@ -406,16 +347,7 @@ func (s *Service) DeleteComponent(ctx context.Context, scope store.Scope, in Doc
 		if err := dropPolicy(tx, scope, raw); err != nil {
 			return err
 		}
-		versionARN := versionOf(raw)
-		builds, err := tx.List(store.ListQuery{Scope: scope, Kind: specComponent.Kind, Parent: versionARN, Limit: 1 << 30})
-		if err != nil {
-			return err
-		}
-		if len(builds) == 0 {
-			return tx.Delete(scope, kindComponentVersion, versionARN)
-		}
-		b, _ := json.Marshal(versionEntry{Latest: builds[len(builds)-1].ID})
-		return tx.Update(&store.Record{Scope: scope, Kind: kindComponentVersion, ID: versionARN, SortKey: componentVersionKey(str(d, "name"), mustVersion(str(d, "version"))), Updated: now, Body: b})
+		return componentVersions.dropBuild(tx, scope, versionOf(raw), now)
 	})
 	if err != nil {
 		return nil, err

@@ -192,7 +192,7 @@ func (s *Service) ListImages(ctx context.Context, scope store.Scope, in Doc) (Do
 	if o := str(in, "owner"); o != "" && o != "Self" {
 		return Doc{"imageVersionList": items}, nil
 	}
-	docs, next, err := s.latestVersions(ctx, scope, in, kindImageVersion, specImage, func(d Doc) bool {
+	docs, next, err := listLatest(ctx, s, scope, "ListImages", in, imageVersions, decodeDoc, func(d Doc) bool {
 		st := str(obj(d, "state"), "status")
 		return accept(d) && (st != "DEPRECATED" || boolean(in, "includeDeprecated")) && st != "DELETED"
 	})
@@ -484,21 +484,7 @@ func (s *Service) DeleteImage(ctx context.Context, scope store.Scope, in Doc) (D
 		if err := dropPolicy(tx, scope, raw); err != nil {
 			return err
 		}
-		versionARN := versionOf(raw)
-		left, err := tx.List(store.ListQuery{Scope: scope, Kind: kindImage, Parent: versionARN, Limit: 1 << 20})
-		if err != nil {
-			return err
-		}
-		if len(left) == 0 {
-			return tx.Delete(scope, kindImageVersion, versionARN)
-		}
-		vb, _ := json.Marshal(versionEntry{Latest: left[len(left)-1].ID})
-		vrec, err := tx.Get(scope, kindImageVersion, versionARN)
-		if err != nil {
-			return err
-		}
-		vrec.Body, vrec.Updated = vb, now
-		return tx.Update(vrec)
+		return imageVersions.dropBuild(tx, scope, versionOf(raw), now)
 	})
 	if err != nil {
 		return nil, err

@@ -59,13 +59,18 @@ type LatestVersionReferences struct {
 // References returns the workflow's latest-version references. AWS-managed
 // workflows only report the fully wildcarded one.
 func (w *Workflow) References() LatestVersionReferences {
-	v, _ := arn.ParseVersion(w.Version)
-	base := w.VersionARN()
-	base = base[:strings.LastIndexByte(base, '/')+1]
+	return latestRefs(w.VersionARN(), w.Version, w.Owner == ManagedOwnerName)
+}
+
+// latestRefs computes the references of a version ARN
+// (".../<name>/<M.m.p>").
+func latestRefs(versionARN, version string, managed bool) LatestVersionReferences {
+	base := versionARN[:strings.LastIndexByte(versionARN, '/')+1]
 	refs := LatestVersionReferences{LatestVersionARN: base + "x.x.x"}
-	if w.Owner == ManagedOwnerName {
+	if managed {
 		return refs
 	}
+	v := mustVersion(version)
 	refs.LatestMajorVersionARN = base + fmt.Sprintf("%d.x.x", v.Major)
 	refs.LatestMinorVersionARN = base + fmt.Sprintf("%d.%d.x", v.Major, v.Minor)
 	refs.LatestPatchVersionARN = base + v.String()
@@ -113,11 +118,6 @@ type CreateWorkflowResult struct {
 	References  LatestVersionReferences `json:"references"`
 }
 
-// versionEntry is the body of a workflow-version index record.
-type versionEntry struct {
-	Latest string `json:"latest"` // build-version ARN of the newest build
-}
-
 // CreateWorkflow validates the document and stores a new build version.
 func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in CreateWorkflowInput) (*CreateWorkflowResult, error) {
 	version, err := arn.ParseVersion(in.SemanticVersion)
@@ -146,14 +146,10 @@ func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in Crea
 	in.ClientToken = ""
 	key := store.IdempotencyKey{Scope: scope, Operation: "imagebuilder:CreateWorkflow", Token: token}
 	return store.Idempotent(ctx, s.store, key, fingerprint(in), mismatch(), func(tx store.Tx) (*CreateWorkflowResult, error) {
-		vrec, err := tx.Get(scope, kindWorkflowVersion, versionARN)
+		latestARN, err := workflowVersions.latest(tx, scope, versionARN)
 		switch {
 		case err == nil:
-			var ve versionEntry
-			if err := json.Unmarshal(vrec.Body, &ve); err != nil {
-				return nil, err
-			}
-			latest, err := getWorkflowRecord(tx, scope, ve.Latest)
+			latest, err := getWorkflowRecord(tx, scope, latestARN)
 			if err != nil {
 				return nil, err
 			}
@@ -180,22 +176,11 @@ func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in Crea
 			Created: now, Updated: now, Tags: in.Tags, Body: body}); err != nil {
 			return nil, err
 		}
-		if err := putVersionEntry(tx, scope, versionARN, versionSortKey(in.Type, in.Name, version), w.ARN, now); err != nil {
+		if err := workflowVersions.setLatest(tx, scope, versionARN, versionSortKey(in.Type, in.Name, version), w.ARN, now); err != nil {
 			return nil, err
 		}
 		return &CreateWorkflowResult{ClientToken: token, ARN: w.ARN, References: w.References()}, nil
 	})
-}
-
-func putVersionEntry(tx store.Tx, scope store.Scope, versionARN, sortKey, latest string, now time.Time) error {
-	body, _ := json.Marshal(versionEntry{Latest: latest})
-	rec := &store.Record{Scope: scope, Kind: kindWorkflowVersion, ID: versionARN, SortKey: sortKey, Created: now, Updated: now, Body: body}
-	if err := tx.Update(rec); errors.Is(err, store.ErrNotFound) {
-		return tx.Insert(rec)
-	} else if err != nil {
-		return err
-	}
-	return nil
 }
 
 func decodeWorkflow(rec *store.Record) (*Workflow, error) {
@@ -264,17 +249,10 @@ func (s *Service) resolveWorkflow(tx store.Tx, scope store.Scope, raw string, re
 		return nil, notFoundWorkflow(raw)
 	}
 	if ref.arn.Account == ManagedOwner {
-		var best *Workflow
-		for _, w := range managedWorkflowRecords(scope) {
-			wv, _ := arn.ParseVersion(w.Version)
-			if strings.ToUpper(w.Type) != ref.typ || w.Name != ref.name || !ref.version.Matches(wv) || (ref.build != 0 && ref.build != w.Build) {
-				continue
-			}
-			if best == nil || wv.Compare(mustVersion(best.Version)) > 0 {
-				best = w
-			}
-		}
-		if best == nil {
+		best, ok := newestOf(managedWorkflowRecords(scope), func(w *Workflow) string { return w.Version }, func(w *Workflow) bool {
+			return strings.ToUpper(w.Type) == ref.typ && w.Name == ref.name && ref.version.Matches(mustVersion(w.Version)) && (ref.build == 0 || ref.build == w.Build)
+		})
+		if !ok {
 			return nil, notFoundWorkflow(raw)
 		}
 		return best, nil
@@ -289,41 +267,14 @@ func (s *Service) resolveWorkflow(tx store.Tx, scope store.Scope, raw string, re
 		}
 		return w, err
 	}
-	var versionARN string
-	if !ref.version.HasWildcard() {
-		versionARN = workflowARN(scope, scope.Account, ref.typ, ref.name, ref.version.String())
-	} else {
-		prefix := strings.ToLower(ref.typ) + "/" + ref.name + "/"
-		recs, _, err := pager{
-			q:    store.ListQuery{Scope: scope, Kind: kindWorkflowVersion, After: prefix},
-			max:  1 << 30,
-			stop: func(r *store.Record) bool { return !strings.HasPrefix(r.SortKey, prefix) },
-		}.run(tx)
-		if err != nil {
-			return nil, err
-		}
-		// Sort keys order versions, so the last match is the newest.
-		for i := len(recs) - 1; i >= 0 && versionARN == ""; i-- {
-			v, err := arn.ParseVersion(recs[i].ID[strings.LastIndexByte(recs[i].ID, '/')+1:])
-			if err == nil && ref.version.Matches(v) {
-				versionARN = recs[i].ID
-			}
-		}
-		if versionARN == "" {
-			return nil, notFoundWorkflow(raw)
-		}
+	latest, err := workflowVersions.newest(tx, scope, strings.ToLower(ref.typ)+"/"+ref.name+"/", ref.version)
+	if err != nil {
+		return nil, err
 	}
-	vrec, err := tx.Get(scope, kindWorkflowVersion, versionARN)
-	if errors.Is(err, store.ErrNotFound) {
+	if latest == "" {
 		return nil, notFoundWorkflow(raw)
-	} else if err != nil {
-		return nil, err
 	}
-	var ve versionEntry
-	if err := json.Unmarshal(vrec.Body, &ve); err != nil {
-		return nil, err
-	}
-	return getWorkflowRecord(tx, scope, ve.Latest)
+	return getWorkflowRecord(tx, scope, latest)
 }
 
 func mustVersion(s string) arn.Version {
@@ -392,89 +343,35 @@ func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, in ListW
 			return nil, fault.InvalidField("filters", "Filter name '%s' is not supported; use name, type or version.", name)
 		}
 	}
-	tscope := tokenScope(scope, "ListWorkflows", []any{in.Owner, in.Filters, in.ByName})
-	cursor, err := s.tokens.Cursor(tscope, in.NextToken)
-	if err != nil {
-		return nil, err
-	}
-	max := pagetoken.Limit(in.MaxResults, DefaultMaxResults)
-	owner := in.Owner
-	if owner == "" {
-		owner = "Self"
-	}
-	var all []*Workflow
-	switch owner {
+	accept := func(w *Workflow) bool { return matchFilters(w, in.Filters) }
+	switch in.Owner {
+	case "", "Self":
+		paging := Doc{"nextToken": in.NextToken, "maxResults": in.MaxResults, "filters": in.Filters, "owner": in.Owner, "byName": in.ByName}
+		items, next, err := listLatest(ctx, s, scope, "ListWorkflows", paging, workflowVersions, decodeWorkflow, accept)
+		return &WorkflowPage{Workflows: items, NextToken: next}, err
 	case "Amazon":
-		for _, w := range managedWorkflowRecords(scope) {
-			key := versionSortKey(w.Type, w.Name, mustVersion(w.Version))
-			if key > cursor && matchFilters(w, in.Filters) {
-				all = append(all, w)
-			}
-		}
-		sort.Slice(all, func(i, j int) bool {
-			return versionSortKey(all[i].Type, all[i].Name, mustVersion(all[i].Version)) < versionSortKey(all[j].Type, all[j].Name, mustVersion(all[j].Version))
-		})
-	case "Self":
-		names := map[string]bool{}
-		err = s.store.View(ctx, func(tx store.Tx) error {
-			// Load past a full page so the caller learns whether more remain;
-			// with ByName, past the versions of one more name than a page.
-			_, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindWorkflowVersion, After: cursor}, max: 1 << 30,
-				stop: func(r *store.Record) bool {
-					if !in.ByName {
-						return len(all) > max
-					}
-					return len(names) > max+1
-				},
-				accept: func(r *store.Record) bool {
-					var ve versionEntry
-					if json.Unmarshal(r.Body, &ve) != nil {
-						return false
-					}
-					w, err := getWorkflowRecord(tx, scope, ve.Latest)
-					if err != nil || !matchFilters(w, in.Filters) {
-						return false
-					}
-					names[strings.ToLower(w.Type)+"/"+arn.NormalizeName(w.Name)] = true
-					all = append(all, w)
-					return true
-				}}.run(tx)
-			return err
-		})
+		// One version of each managed workflow, so byName changes nothing.
+		tscope := tokenScope(scope, "ListWorkflows", []any{in.Owner, in.Filters, in.ByName})
+		cursor, err := s.tokens.Cursor(tscope, in.NextToken)
 		if err != nil {
 			return nil, err
 		}
-	default:
-		// Nothing is shared with this account or sold to it here.
-	}
-	if in.ByName {
-		all = newestPerName(all)
-	}
-	page := &WorkflowPage{}
-	if len(all) > max {
-		all = all[:max]
-		last := all[max-1]
-		key := versionSortKey(last.Type, last.Name, mustVersion(last.Version))
-		if in.ByName {
-			key = strings.ToLower(last.Type) + "/" + arn.NormalizeName(last.Name) + "/\xff"
+		key := func(w *Workflow) string { return versionSortKey(w.Type, w.Name, mustVersion(w.Version)) }
+		var all []*Workflow
+		for _, w := range managedWorkflowRecords(scope) {
+			if key(w) > cursor && accept(w) {
+				all = append(all, w)
+			}
 		}
-		page.NextToken = s.tokens.Encode(tscope, key)
-	}
-	page.Workflows = all
-	return page, nil
-}
-
-// newestPerName keeps the last (newest) version of each type and name;
-// input is in sort-key order.
-func newestPerName(in []*Workflow) []*Workflow {
-	var out []*Workflow
-	for i, w := range in {
-		if i+1 < len(in) && in[i+1].Type == w.Type && arn.NormalizeName(in[i+1].Name) == arn.NormalizeName(w.Name) {
-			continue
+		sort.Slice(all, func(i, j int) bool { return key(all[i]) < key(all[j]) })
+		page := &WorkflowPage{Workflows: all}
+		if max := pagetoken.Limit(in.MaxResults, DefaultMaxResults); len(all) > max {
+			page.Workflows = all[:max]
+			page.NextToken = s.tokens.Encode(tscope, key(all[max-1]))
 		}
-		out = append(out, w)
+		return page, nil
 	}
-	return out
+	return &WorkflowPage{}, nil // nothing is shared with this account or sold to it here
 }
 
 // ListWorkflowBuildVersions lists the builds of one workflow version (the
@@ -572,21 +469,13 @@ func (s *Service) DeleteWorkflow(ctx context.Context, scope store.Scope, buildAR
 		} else if err != nil {
 			return err
 		}
-		if err := checkUnused(tx, scope, spec{Type: "Workflow"}, w.ARN); err != nil {
+		if err := checkUnused(tx, scope, specWorkflow, w.ARN); err != nil {
 			return err
 		}
 		if err := tx.Delete(scope, kindWorkflow, w.ARN); err != nil {
 			return err
 		}
-		versionARN := w.VersionARN()
-		builds, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindWorkflow, Parent: versionARN}, max: 1 << 30}.run(tx)
-		if err != nil {
-			return err
-		}
-		if len(builds) == 0 {
-			return tx.Delete(scope, kindWorkflowVersion, versionARN)
-		}
-		return putVersionEntry(tx, scope, versionARN, versionSortKey(w.Type, w.Name, mustVersion(w.Version)), builds[len(builds)-1].ID, now)
+		return workflowVersions.dropBuild(tx, scope, w.VersionARN(), now)
 	})
 	return buildARN, err
 }
