@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
@@ -200,6 +201,38 @@ type stepExec struct {
 	// Completions counts transitions to a final state; it is 1 for every
 	// finished step (the crash test checks it).
 	Completions int `json:"completions"`
+}
+
+// parsed caches parsed workflow documents: every step of an execution
+// needs its document, and a build version's document never changes. The
+// documents are only read, never modified, once parsed.
+var parsed struct {
+	sync.Mutex
+	docs map[string]*wfdoc.Document
+}
+
+// maxParsed bounds the cache; past it, it starts over.
+const maxParsed = 256
+
+func parseWorkflow(data, stage string) (*wfdoc.Document, error) {
+	key := stage + "\x00" + data
+	parsed.Lock()
+	doc := parsed.docs[key]
+	parsed.Unlock()
+	if doc != nil {
+		return doc, nil
+	}
+	doc, err := wfdoc.Parse([]byte(data), wfdoc.Stage(stage))
+	if err != nil {
+		return nil, err
+	}
+	parsed.Lock()
+	if parsed.docs == nil || len(parsed.docs) >= maxParsed {
+		parsed.docs = map[string]*wfdoc.Document{}
+	}
+	parsed.docs[key] = doc
+	parsed.Unlock()
+	return doc, nil
 }
 
 func getJSON(tx store.Tx, scope store.Scope, kind, id string, v any) (*store.Record, error) {
@@ -546,7 +579,7 @@ func (s *Service) startExecution(tx store.Tx, scope store.Scope, b *build, st *s
 	if err != nil {
 		return err
 	}
-	doc, err := wfdoc.Parse([]byte(w.Data), wfdoc.Stage(w.Type))
+	doc, err := parseWorkflow(w.Data, w.Type)
 	if err != nil {
 		return fmt.Errorf("imagebuilder: stored workflow %s no longer parses: %w", w.ARN, err)
 	}
@@ -644,7 +677,7 @@ func (s *Service) loadStep(tx store.Tx, scope store.Scope, stepID string) (*step
 	if st.imageStatus, err = imageStatus(tx, scope, st.step.Image); err != nil {
 		return nil, err
 	}
-	doc, err := wfdoc.Parse([]byte(st.ex.Data), wfdoc.Stage(st.ex.Type))
+	doc, err := parseWorkflow(st.ex.Data, st.ex.Type)
 	if err != nil {
 		return nil, err
 	}
@@ -806,7 +839,7 @@ func (s *Service) advanceExec(tx store.Tx, scope store.Scope, st *stepState, now
 		return enqueue(tx, scope, itemStep, ex.Steps[ex.Current], now)
 	}
 	ex.Status, ex.End = "COMPLETED", now
-	doc, err := wfdoc.Parse([]byte(ex.Data), wfdoc.Stage(ex.Type))
+	doc, err := parseWorkflow(ex.Data, ex.Type)
 	if err != nil {
 		return err
 	}

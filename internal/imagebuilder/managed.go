@@ -2,6 +2,8 @@ package imagebuilder
 
 import (
 	"embed"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/store"
@@ -31,10 +33,10 @@ var managedWorkflows = []managedWorkflow{
 // managedCreated is the creation date reported for managed workflows.
 var managedCreated = time.Date(2023, 11, 9, 0, 0, 0, 0, time.UTC)
 
-// managedWorkflowRecords returns the managed workflows of a region as
-// records, sorted like account-owned ones.
-func managedWorkflowRecords(scope store.Scope) []*Workflow {
-	out := make([]*Workflow, 0, len(managedWorkflows))
+// managedWorkflowTemplates parses the embedded documents once; only the
+// ARN differs between regions.
+var managedWorkflowTemplates = sync.OnceValue(func() []Workflow {
+	out := make([]Workflow, 0, len(managedWorkflows))
 	for _, m := range managedWorkflows {
 		data, err := managedDocs.ReadFile("managed/" + m.file + ".yaml")
 		if err != nil {
@@ -44,19 +46,21 @@ func managedWorkflowRecords(scope store.Scope) []*Workflow {
 		if err != nil {
 			panic("imagebuilder: managed workflow " + m.file + ": " + err.Error())
 		}
-		w := &Workflow{
-			Name:        m.name,
-			Version:     m.version,
-			Build:       m.build,
-			Description: m.description,
-			Type:        string(m.stage),
-			Owner:       ManagedOwnerName,
-			Data:        string(data),
-			DateCreated: managedCreated,
-			Parameters:  parameterDetails(doc),
-		}
-		w.ARN = workflowARN(scope, ManagedOwner, w.Type, w.Name, w.Version) + "/1"
-		out = append(out, w)
+		out = append(out, Workflow{Name: m.name, Version: m.version, Build: m.build, Description: m.description, Type: string(m.stage),
+			Owner: ManagedOwnerName, Data: string(data), DateCreated: managedCreated, Parameters: parameterDetails(doc)})
+	}
+	return out
+})
+
+// managedWorkflowRecords returns the managed workflows of a region, sorted
+// like account-owned ones.
+func managedWorkflowRecords(scope store.Scope) []*Workflow {
+	templates := managedWorkflowTemplates()
+	out := make([]*Workflow, len(templates))
+	for i := range templates {
+		w := templates[i]
+		w.ARN = workflowARN(scope, ManagedOwner, w.Type, w.Name, w.Version) + "/" + strconv.Itoa(w.Build)
+		out[i] = &w
 	}
 	return out
 }

@@ -2,6 +2,8 @@ package imagebuilder
 
 import (
 	"embed"
+	"maps"
+	"sync"
 
 	"github.com/slipway-dev/slipway/internal/compdoc"
 	"github.com/slipway-dev/slipway/internal/store"
@@ -23,9 +25,8 @@ var managedComponents = []struct {
 	{"update-windows", "1.0.1", "Windows", 1},
 }
 
-// managedComponentDocs returns the managed components as documents of the
-// caller's region, sorted by name.
-func managedComponentDocs(scope store.Scope) []Doc {
+// managedComponentTemplates parses the embedded documents once.
+var managedComponentTemplates = sync.OnceValue(func() []Doc {
 	out := make([]Doc, 0, len(managedComponents))
 	for _, m := range managedComponents {
 		data, err := managedComponentFiles.ReadFile("managed/components/" + m.name + ".yaml")
@@ -37,11 +38,24 @@ func managedComponentDocs(scope store.Scope) []Doc {
 			panic("imagebuilder: managed component " + m.name + ": " + err.Error())
 		}
 		out = append(out, Doc{
-			"arn": componentDoc(scope, ManagedOwner, m.name, m.version, m.build), "name": m.name, "version": m.version,
+			"name": m.name, "version": m.version,
 			"description": doc.Description, "type": doc.Type(), "platform": m.platform, "owner": ManagedOwnerName,
 			"data": string(data), "encrypted": true, "dateCreated": FormatTime(managedCreated), "state": Doc{"status": "ACTIVE"},
 			"supportedOsVersions": []any{map[string]string{"Linux": "Amazon Linux 2023", "Windows": "Microsoft Windows Server 2022"}[m.platform]},
 		})
+	}
+	return out
+})
+
+// managedComponentDocs returns the managed components as documents of the
+// caller's region, sorted by name.
+func managedComponentDocs(scope store.Scope) []Doc {
+	templates := managedComponentTemplates()
+	out := make([]Doc, len(templates))
+	for i, m := range managedComponents {
+		d := maps.Clone(templates[i])
+		d["arn"] = componentDoc(scope, ManagedOwner, m.name, m.version, m.build)
+		out[i] = d
 	}
 	return out
 }
