@@ -114,7 +114,7 @@ func toWire(service string, op *awsmodel.Operation, err error) (w wireError, int
 	return wireError{Code: c.Name, Status: c.Status, Message: fe.Message, Resource: fe.Resource, ResourceType: fe.ResourceType}, internal
 }
 
-// StatusText is used when a code has no status (never, but be safe).
+// statusOrDefault guards against a table entry without a status.
 func statusOrDefault(s int) int {
 	if s == 0 {
 		return http.StatusBadRequest

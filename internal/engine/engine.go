@@ -65,15 +65,6 @@ func Cancel(tx store.Tx, id string) error {
 	return nil
 }
 
-// Pending reports whether an item is queued (due or leased).
-func Pending(tx store.Tx, id string) (bool, error) {
-	_, err := tx.Get(queueScope, kindItem, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // Handler does an item's work outside any transaction and returns what to
 // commit. The commit runs in the transaction that removes the item; it may
 // enqueue further items (including one with the same ID).

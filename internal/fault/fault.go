@@ -66,15 +66,6 @@ func Exists(resourceType, resource, format string, args ...any) *Error {
 	return &Error{Kind: AlreadyExists, Message: fmt.Sprintf(format, args...), Resource: resource, ResourceType: resourceType}
 }
 
-// KindOf returns the kind of err, Internal for errors that are not *Error.
-func KindOf(err error) Kind {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Kind
-	}
-	return Internal
-}
-
 // Is reports whether err is a domain error of the kind.
 func Is(err error, kind Kind) bool {
 	var e *Error

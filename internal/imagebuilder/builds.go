@@ -235,14 +235,23 @@ func parseWorkflow(data, stage string) (*wfdoc.Document, error) {
 	return doc, nil
 }
 
+// getJSON reads a record and decodes its body into v.
 func getJSON(tx store.Tx, scope store.Scope, kind, id string, v any) (*store.Record, error) {
 	rec, err := tx.Get(scope, kind, id)
 	if err != nil {
 		return nil, err
 	}
-	return rec, json.Unmarshal(rec.Body, v)
+	return rec, decodeInto(rec, v)
 }
 
+func decodeInto(rec *store.Record, v any) error {
+	if err := json.Unmarshal(rec.Body, v); err != nil {
+		return fmt.Errorf("imagebuilder: corrupt record %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	return nil
+}
+
+// putJSON stores v as rec's new body.
 func putJSON(tx store.Tx, rec *store.Record, v any, now time.Time) error {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -252,12 +261,14 @@ func putJSON(tx store.Tx, rec *store.Record, v any, now time.Time) error {
 	return tx.Update(rec)
 }
 
-func insertJSON(tx store.Tx, scope store.Scope, kind, id, parent, sortKey string, v any, now time.Time) error {
+// insertJSON inserts rec (all but its body filled in) with v as its body.
+func insertJSON(tx store.Tx, rec *store.Record, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return tx.Insert(&store.Record{Scope: scope, Kind: kind, ID: id, Parent: parent, SortKey: sortKey, Created: now, Updated: now, Body: b})
+	rec.Body = b
+	return tx.Insert(rec)
 }
 
 func enqueue(tx store.Tx, scope store.Scope, typ, id string, due time.Time) error {
@@ -389,7 +400,7 @@ func (s *Service) startBuild(tx store.Tx, scope store.Scope, req buildRequest, n
 	if b.Stages, err = s.planStages(tx, scope, req); err != nil {
 		return "", err
 	}
-	if err := insertJSON(tx, scope, kindBuild, imageARN, "", imageARN, b, now); err != nil {
+	if err := insertJSON(tx, &store.Record{Scope: scope, Kind: kindBuild, ID: imageARN, SortKey: imageARN, Created: now, Updated: now}, b); err != nil {
 		return "", err
 	}
 	return imageARN, enqueue(tx, scope, itemStage, imageARN, now)
@@ -463,7 +474,7 @@ func setImageStatus(tx store.Tx, scope store.Scope, image, status, reason string
 	if extra != nil {
 		extra(d)
 	}
-	return updateDoc(tx, rec, d, now)
+	return putJSON(tx, rec, d, now)
 }
 
 func imageStatus(tx store.Tx, scope store.Scope, image string) (string, error) {
@@ -591,12 +602,12 @@ func (s *Service) startExecution(tx store.Tx, scope store.Scope, b *build, st *s
 		se := &stepExec{ID: "step-" + newUUID(), Exec: ex.ID, Image: b.Image, WorkflowARN: w.ARN, Index: i, Name: step.Name,
 			Description: step.Description, Action: step.Action, Status: "PENDING", Inputs: string(inputs), OnFailure: step.OnFailure,
 			TimeoutSeconds: step.TimeoutSeconds}
-		if err := insertJSON(tx, scope, kindStepExec, se.ID, ex.ID, fmt.Sprintf("%04d", i), se, now); err != nil {
+		if err := insertJSON(tx, &store.Record{Scope: scope, Kind: kindStepExec, ID: se.ID, Parent: ex.ID, SortKey: fmt.Sprintf("%04d", i), Created: now, Updated: now}, se); err != nil {
 			return err
 		}
 		ex.Steps = append(ex.Steps, se.ID)
 	}
-	if err := insertJSON(tx, scope, kindWfExec, ex.ID, b.Image, fmt.Sprintf("%06d", b.Seq), ex, now); err != nil {
+	if err := insertJSON(tx, &store.Record{Scope: scope, Kind: kindWfExec, ID: ex.ID, Parent: b.Image, SortKey: fmt.Sprintf("%06d", b.Seq), Created: now, Updated: now}, ex); err != nil {
 		return err
 	}
 	r.Exec, r.Status = ex.ID, "RUNNING"
@@ -783,8 +794,10 @@ func (s *Service) completeStep(tx store.Tx, scope store.Scope, st *stepState, ou
 // failStep fails the step and applies its onFailure policy.
 func (s *Service) failStep(tx store.Tx, scope store.Scope, st *stepState, msg string, now time.Time) error {
 	step := st.step
-	errOut, _ := json.Marshal(Doc{"errorMessage": msg, "status": "FAILED"})
-	step.Status, step.End, step.Message, step.Outputs, step.Waiting = "FAILED", now, truncateMsg(msg), string(errOut), false
+	if step.Outputs == "" {
+		step.Outputs = mustJSON(Doc{"errorMessage": msg, "status": "FAILED"})
+	}
+	step.Status, step.End, step.Message, step.Waiting = "FAILED", now, truncateMsg(msg), false
 	if step.Start.IsZero() {
 		step.Start = now
 	}
@@ -993,5 +1006,5 @@ func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *st
 	if status == statusAvailable {
 		p["consecutiveFailures"] = 0
 	}
-	return updateDoc(tx, prec, p, now)
+	return putJSON(tx, prec, p, now)
 }

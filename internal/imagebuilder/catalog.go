@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"sort"
 	"strings"
@@ -122,47 +121,26 @@ func notFound(sp spec, a string) error {
 }
 
 func insertDoc(tx store.Tx, scope store.Scope, sp spec, id, parent, sortKey string, d Doc, tags map[string]string, now time.Time) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	err = tx.Insert(&store.Record{Scope: scope, Kind: sp.Kind, ID: id, Parent: parent, SortKey: sortKey, Created: now, Updated: now, Tags: tags, Body: b})
+	err := insertJSON(tx, &store.Record{Scope: scope, Kind: sp.Kind, ID: id, Parent: parent, SortKey: sortKey, Created: now, Updated: now, Tags: tags}, d)
 	if errors.Is(err, store.ErrExists) {
 		return alreadyExists(sp, id)
 	}
 	return err
 }
 
-func updateDoc(tx store.Tx, rec *store.Record, d Doc, now time.Time) error {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	rec.Body, rec.Updated = b, now
-	return tx.Update(rec)
-}
-
 // loadDoc reads a resource; a missing one is a NotFound fault.
 func loadDoc(tx store.Tx, scope store.Scope, sp spec, id string) (Doc, *store.Record, error) {
-	rec, err := tx.Get(scope, sp.Kind, id)
+	var d Doc
+	rec, err := getJSON(tx, scope, sp.Kind, id, &d)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, notFound(sp, id)
-	} else if err != nil {
-		return nil, nil, err
 	}
-	var d Doc
-	if err := json.Unmarshal(rec.Body, &d); err != nil {
-		return nil, nil, fmt.Errorf("imagebuilder: corrupt %s %s: %w", sp.Type, id, err)
-	}
-	return d, rec, nil
+	return d, rec, err
 }
 
 func decodeDoc(rec *store.Record) (Doc, error) {
 	var d Doc
-	if err := json.Unmarshal(rec.Body, &d); err != nil {
-		return nil, fmt.Errorf("imagebuilder: corrupt record %s: %w", rec.ID, err)
-	}
-	return d, nil
+	return d, decodeInto(rec, &d)
 }
 
 // parseARN checks that s is an Image Builder ARN of the resource type with

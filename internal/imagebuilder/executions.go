@@ -82,15 +82,14 @@ func (s *Service) ListWorkflowExecutions(ctx context.Context, scope store.Scope,
 		return nil, err
 	}
 	items := []any{}
-	docs, _, next, err := s.page(ctx, scope, "ListWorkflowExecutions", in, kindWfExec, image, func(store.Tx, Doc, *store.Record) bool { return true })
+	_, recs, next, err := s.page(ctx, scope, "ListWorkflowExecutions", in, kindWfExec, image, func(store.Tx, Doc, *store.Record) bool { return true })
 	if err != nil {
 		return nil, err
 	}
 	var message string
-	for _, d := range docs {
+	for _, r := range recs {
 		var ex wfExec
-		b, _ := json.Marshal(d)
-		if err := json.Unmarshal(b, &ex); err != nil {
+		if err := decodeInto(r, &ex); err != nil {
 			return nil, err
 		}
 		items = append(items, ex.metadata())
@@ -136,15 +135,14 @@ func (s *Service) ListWorkflowStepExecutions(ctx context.Context, scope store.Sc
 	}); err != nil {
 		return nil, err
 	}
-	docs, _, next, err := s.page(ctx, scope, "ListWorkflowStepExecutions", in, kindStepExec, id, func(store.Tx, Doc, *store.Record) bool { return true })
+	_, recs, next, err := s.page(ctx, scope, "ListWorkflowStepExecutions", in, kindStepExec, id, func(store.Tx, Doc, *store.Record) bool { return true })
 	if err != nil {
 		return nil, err
 	}
 	items := []any{}
-	for _, d := range docs {
+	for _, r := range recs {
 		var st stepExec
-		b, _ := json.Marshal(d)
-		if err := json.Unmarshal(b, &st); err != nil {
+		if err := decodeInto(r, &st); err != nil {
 			return nil, err
 		}
 		items = append(items, st.metadata())
@@ -221,11 +219,8 @@ func (s *Service) SendWorkflowStepAction(ctx context.Context, scope store.Scope,
 			if reason != "" {
 				msg = "Stopped by SendWorkflowStepAction: " + reason
 			}
+			st.step.Outputs = mustJSON(outputs) // failStep keeps outputs a step already has
 			err = s.failStep(tx, scope, st, msg, now)
-			if err == nil {
-				st.step.Outputs = mustJSON(outputs)
-				err = putJSON(tx, st.srec, st.step, now)
-			}
 		}
 		if err != nil {
 			return nil, err

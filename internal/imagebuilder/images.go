@@ -2,7 +2,6 @@ package imagebuilder
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -25,18 +24,6 @@ func failSteps(tags ...map[string]string) []string {
 	return out
 }
 
-func tagMap(v any) map[string]string {
-	m, _ := v.(map[string]any)
-	if len(m) == 0 {
-		return nil
-	}
-	out := map[string]string{}
-	for k, x := range m {
-		out[k], _ = x.(string)
-	}
-	return out
-}
-
 // StartImagePipelineExecution starts a build of the pipeline (enabled or
 // disabled) and returns as soon as the image exists.
 func (s *Service) StartImagePipelineExecution(ctx context.Context, scope store.Scope, in Doc) (Doc, error) {
@@ -54,7 +41,7 @@ func (s *Service) StartImagePipelineExecution(ctx context.Context, scope store.S
 		if err != nil {
 			return nil, err
 		}
-		req.Tags = tagMap(in["tags"])
+		req.Tags = tagsOf(in)
 		req.FailSteps = failSteps(prec.Tags, req.Tags)
 		req.Pipeline, req.PipelineName, req.BuildType = raw, str(p, "name"), "USER_INITIATED"
 		image, err := s.startBuild(tx, scope, req, now)
@@ -123,7 +110,7 @@ func (s *Service) CreateImage(ctx context.Context, scope store.Scope, in Doc) (D
 		if err := dryRun(in); err != nil {
 			return nil, err
 		}
-		req.Tags = tagMap(in["tags"])
+		req.Tags = tagsOf(in)
 		req.FailSteps = failSteps(req.Tags)
 		req.BuildType = "USER_INITIATED"
 		image, err := s.startBuild(tx, scope, req, now)
@@ -393,8 +380,6 @@ func (s *Service) cancelBuild(tx store.Tx, scope store.Scope, image string, now 
 	}
 	return putJSON(tx, brec, b, now)
 }
-
-func decodeInto(rec *store.Record, v any) error { return json.Unmarshal(rec.Body, v) }
 
 // RetryImage resumes a failed or cancelled AMI build at the test or
 // distribution stage where it stopped, keeping its build version.

@@ -86,7 +86,7 @@ func (s *Service) updateNamed(ctx context.Context, scope store.Scope, n named, o
 			return nil, err
 		}
 		d["dateUpdated"] = FormatTime(now)
-		if err := updateDoc(tx, rec, d, now); err != nil {
+		if err := putJSON(tx, rec, d, now); err != nil {
 			return nil, err
 		}
 		if err := setRefs(tx, scope, raw, refs, now); err != nil {

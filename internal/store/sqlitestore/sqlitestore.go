@@ -234,38 +234,25 @@ type tx struct {
 }
 
 // stmt returns the pool's prepared statement for query, bound to the
-// transaction.
-func (t *tx) stmt(query string) (*sql.Stmt, error) {
+// transaction. Every query is prepared at open, so a miss is a bug.
+func (t *tx) stmt(query string) *sql.Stmt {
 	st, ok := t.s.stmts[t.db][query]
 	if !ok {
-		return nil, fmt.Errorf("sqlitestore: statement not prepared: %s", query)
+		panic("sqlitestore: statement not prepared: " + query)
 	}
-	return t.q.StmtContext(t.ctx, st), nil
+	return t.q.StmtContext(t.ctx, st)
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
-	st, err := t.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(t.ctx, args...)
+	return t.stmt(query).ExecContext(t.ctx, args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
-	st, err := t.stmt(query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(t.ctx, args...)
+	return t.stmt(query).QueryContext(t.ctx, args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
-	st, err := t.stmt(query)
-	if err != nil {
-		// A Row carrying the error: Scan reports it.
-		return t.q.QueryRowContext(t.ctx, "SELECT raise(FAIL, ?)", err.Error())
-	}
-	return st.QueryRowContext(t.ctx, args...)
+	return t.stmt(query).QueryRowContext(t.ctx, args...)
 }
 
 func scanRecord(sc interface{ Scan(...any) error }) (*store.Record, error) {
