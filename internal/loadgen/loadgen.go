@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -260,8 +261,7 @@ func hammer(addr string, r request, cfg Config) Result {
 	var mu sync.Mutex
 	var lat []time.Duration
 	errs := 0
-	var sent int64
-	var sentMu sync.Mutex
+	var sent atomic.Int64
 	deadline := time.Now().Add(cfg.Duration)
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -273,13 +273,9 @@ func hammer(addr string, r request, cfg Config) Result {
 			local := make([]time.Duration, 0, 1<<14)
 			localErr := 0
 			for time.Now().Before(deadline) {
-				sentMu.Lock()
-				if sent >= int64(cfg.MaxRequests) {
-					sentMu.Unlock()
+				if sent.Add(1) > int64(cfg.MaxRequests) {
 					break
 				}
-				sent++
-				sentMu.Unlock()
 				t := time.Now()
 				code, _, err := send(c, addr, r)
 				local = append(local, time.Since(t))
