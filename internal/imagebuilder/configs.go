@@ -35,7 +35,14 @@ var distributionOutputs = []string{"amiDistributionConfiguration", "containerDis
 
 var distributionConfigurations = named{
 	sp: specDist, arnField: "distributionConfigurationArn", out: "distributionConfiguration", list: "distributionConfigurationSummaryList",
-	summary: []string{"arn", "name", "description", "dateCreated", "dateUpdated", "regions"},
+	summary: []string{"arn", "name", "description", "dateCreated", "dateUpdated"},
+	summarize: func(d, item Doc) {
+		var regions []any
+		for _, dist := range list(d, "distributions") {
+			regions = append(regions, str(dist.(map[string]any), "region"))
+		}
+		item["regions"] = regions
+	},
 	filters: map[string]func(Doc) []string{"name": field("name")},
 	mutable: []string{"description", "distributions"},
 	prepare: func(_ *Service, _ store.Tx, _ store.Scope, d Doc) ([]string, error) {
@@ -44,7 +51,6 @@ var distributionConfigurations = named{
 			return nil, fault.InvalidField("distributions", "At least one distribution is required.")
 		}
 		seen := map[string]bool{}
-		var regions []any
 		for i, raw := range dists {
 			dist, _ := raw.(map[string]any)
 			path := fmt.Sprintf("distributions[%d]", i)
@@ -53,7 +59,6 @@ var distributionConfigurations = named{
 				return nil, fault.InvalidField(path, "The region '%s' appears in more than one distribution.", region)
 			}
 			seen[region] = true
-			regions = append(regions, region)
 			has := false
 			for _, k := range distributionOutputs {
 				if _, ok := dist[k]; ok {
@@ -70,17 +75,8 @@ var distributionConfigurations = named{
 		if _, ok := d["timeoutMinutes"]; !ok {
 			d["timeoutMinutes"] = 720
 		}
-		d["regions"] = regions
 		return nil, nil
 	},
-}
-
-// distributionView hides the derived regions member from Get.
-func distributionView(out Doc) Doc {
-	if d := obj(out, "distributionConfiguration"); d != nil {
-		delete(d, "regions")
-	}
-	return out
 }
 
 // CreateInfrastructureConfiguration stores an infrastructure configuration.
@@ -124,7 +120,7 @@ func (s *Service) GetDistributionConfiguration(ctx context.Context, scope store.
 	if err != nil {
 		return nil, err
 	}
-	return distributionView(out), nil
+	return out, nil
 }
 
 // ListDistributionConfigurations lists distribution configurations.

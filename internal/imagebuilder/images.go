@@ -87,7 +87,6 @@ func (s *Service) requestFrom(tx store.Tx, scope store.Scope, p Doc) (buildReque
 		if req.Dist, _, err = loadDoc(tx, scope, specDist, d); err != nil {
 			return req, err
 		}
-		delete(req.Dist, "regions")
 	}
 	return req, nil
 }

@@ -2,6 +2,7 @@ package imagebuilder
 
 import (
 	"context"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/fault"
@@ -17,6 +18,10 @@ type named struct {
 	list     string // the List response member
 	summary  []string
 	filters  map[string]func(Doc) []string
+	// summarize, when set, adds derived members to a list item.
+	summarize func(d, item Doc)
+	// derive, when set, adds what is computed at read time.
+	derive func(d Doc, now time.Time)
 	// mutable lists the members an Update replaces.
 	mutable []string
 	// prepare validates d (the resource document being written) inside the
@@ -107,6 +112,9 @@ func (s *Service) getNamed(ctx context.Context, scope store.Scope, n named, in D
 		if err != nil {
 			return err
 		}
+		if n.derive != nil {
+			n.derive(d, s.now())
+		}
 		out = Doc{n.out: withTags(d, rec.Tags)}
 		return nil
 	})
@@ -124,9 +132,15 @@ func (s *Service) listNamed(ctx context.Context, scope store.Scope, n named, in 
 	}
 	items := []any{}
 	for i, d := range docs {
+		if n.derive != nil {
+			n.derive(d, s.now())
+		}
 		item := d
 		if n.summary != nil {
 			item = project(d, n.summary...)
+		}
+		if n.summarize != nil {
+			n.summarize(d, item)
 		}
 		items = append(items, withTags(item, recs[i].Tags))
 	}

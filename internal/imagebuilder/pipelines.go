@@ -27,6 +27,7 @@ var imagePipelines = named{
 		"imageTestsConfiguration", "enhancedImageMetadataEnabled", "schedule", "status", "imageScanningConfiguration", "workflows",
 		"executionRole", "loggingConfiguration", "imageTags"},
 	prepare: (*Service).preparePipeline,
+	derive:  withNextRun,
 }
 
 // preparePipeline checks a pipeline's references and settings and fills
@@ -65,7 +66,7 @@ func (s *Service) preparePipeline(tx store.Tx, scope store.Scope, d Doc) ([]stri
 		return nil, err
 	}
 	refs = append(refs, wfRefs...)
-	if err := checkSchedule(d, s.now()); err != nil {
+	if err := checkSchedule(d); err != nil {
 		return nil, err
 	}
 	if _, ok := d["status"]; !ok {
@@ -155,39 +156,59 @@ func (s *Service) checkPipelineWorkflows(tx store.Tx, scope store.Scope, d Doc) 
 	return refs, nil
 }
 
-// checkSchedule validates the schedule and computes its next run.
-func checkSchedule(d Doc, now time.Time) error {
+// checkSchedule validates the schedule and fills its default start
+// condition.
+func checkSchedule(d Doc) error {
 	sc := obj(d, "schedule")
 	if sc == nil {
-		delete(d, "dateNextRun")
 		return nil
 	}
 	expr := str(sc, "scheduleExpression")
 	if expr == "" {
 		return fault.InvalidField("schedule.scheduleExpression", "A schedule needs a scheduleExpression.")
 	}
-	parsed, err := awscron.Parse(expr)
-	if err != nil {
+	if _, err := awscron.Parse(expr); err != nil {
 		return fault.InvalidField("schedule.scheduleExpression", "Non-standard cron expressions are not supported: %v.", err)
 	}
-	tz := str(sc, "timezone")
-	if tz == "" {
-		tz = "UTC"
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil || strings.HasPrefix(tz, "Local") {
-		return fault.InvalidField("schedule.timezone", "'%s' is not an IANA time zone.", tz)
+	if _, err := scheduleZone(sc); err != nil {
+		return fault.InvalidField("schedule.timezone", "'%s' is not an IANA time zone.", str(sc, "timezone"))
 	}
 	if _, ok := sc["pipelineExecutionStartCondition"]; !ok {
 		sc["pipelineExecutionStartCondition"] = "EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE"
 	}
-	delete(d, "dateNextRun")
-	if str(d, "status") != "DISABLED" {
-		if next := parsed.Next(now, loc); !next.IsZero() {
-			d["dateNextRun"] = FormatTime(next)
-		}
-	}
 	return nil
+}
+
+func scheduleZone(sc Doc) (*time.Location, error) {
+	tz := str(sc, "timezone")
+	if tz == "" {
+		tz = "UTC"
+	}
+	if strings.HasPrefix(tz, "Local") {
+		return nil, fmt.Errorf("%q is not an IANA time zone", tz)
+	}
+	return time.LoadLocation(tz)
+}
+
+// withNextRun sets dateNextRun as of now: it is derived on every read, so it
+// never goes stale, and only enabled pipelines have one.
+func withNextRun(d Doc, now time.Time) {
+	delete(d, "dateNextRun")
+	sc := obj(d, "schedule")
+	if sc == nil || str(d, "status") == "DISABLED" {
+		return
+	}
+	parsed, err := awscron.Parse(str(sc, "scheduleExpression"))
+	if err != nil {
+		return
+	}
+	loc, err := scheduleZone(sc)
+	if err != nil {
+		return
+	}
+	if next := parsed.Next(now, loc); !next.IsZero() {
+		d["dateNextRun"] = FormatTime(next)
+	}
 }
 
 // CreateImagePipeline stores an image pipeline.
