@@ -386,6 +386,11 @@ func TestWaitForActionTimeoutAndCancel(t *testing.T) {
 	if !strings.Contains(aws.ToString(img.State.Reason), "timed out") {
 		t.Fatalf("timeout reason %q", aws.ToString(img.State.Reason))
 	}
+	_, err := c.ListWaitingWorkflowSteps(ctx, &ib.ListWaitingWorkflowStepsInput{NextToken: aws.String("forged.token")})
+	var badToken *ibtypes.InvalidPaginationTokenException
+	if !errors.As(err, &badToken) {
+		t.Fatalf("forged token: %v", err)
+	}
 	w, _ := c.ListWaitingWorkflowSteps(ctx, &ib.ListWaitingWorkflowStepsInput{})
 	if len(w.Steps) != 0 {
 		t.Fatalf("a timed-out step is still listed: %+v", w.Steps)

@@ -348,6 +348,12 @@ func TestCatalogVersionsAndWildcards(t *testing.T) {
 	if err != nil || len(builds.ComponentSummaryList) != 1 || builds.NextToken == nil {
 		t.Fatalf("builds page: %v %+v", err, builds)
 	}
+	for _, owner := range []ibtypes.Ownership{ibtypes.OwnershipShared, ibtypes.OwnershipThirdparty} {
+		out, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: owner})
+		if err != nil || len(out.ComponentVersionList) != 0 {
+			t.Fatalf("owner %s: %v %+v", owner, err, out)
+		}
+	}
 	amazon, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: []ibtypes.Filter{{Name: aws.String("platform"), Values: []string{"Linux"}}}})
 	if err != nil || len(amazon.ComponentVersionList) != 4 || aws.ToString(amazon.ComponentVersionList[0].Owner) != "Amazon" {
 		t.Fatalf("managed components: %v %+v", err, amazon)
