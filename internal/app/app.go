@@ -20,7 +20,11 @@ import (
 	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/imagebuilder/ibhttp"
+	"github.com/slipway-dev/slipway/internal/lambda"
+	"github.com/slipway-dev/slipway/internal/objstore"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
+	"github.com/slipway-dev/slipway/internal/s3api"
+	"github.com/slipway-dev/slipway/internal/sftpd"
 	"github.com/slipway-dev/slipway/internal/sigv4"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
@@ -48,6 +52,10 @@ type App struct {
 	log      *slog.Logger
 	store    store.Store
 	engine   *engine.Engine
+	sftp     *sftpd.Supervisor
+	objects  *objstore.Local
+	efsDir   string
+	tmpDir   string // --in-memory: the files behind buckets, removed at shutdown
 	services []*awsproto.Service
 	handler  http.Handler
 	server   *http.Server
@@ -90,11 +98,27 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ib.RegisterEngine(eng)
 	ibSvc := awsproto.NewService("imagebuilder")
 	ibhttp.Register(ibSvc, ib)
+	a := &App{cfg: cfg, log: log, store: st, engine: eng}
+	if err := a.openFiles(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	tf := transfer.New(st, tokens, nil)
+	tf.Lambda = &lambda.Client{Endpoint: cfg.LambdaEndpoint, Functions: cfg.LambdaFunctions, Credentials: cfg.OutboundCredentials()}
+	a.sftp = sftpd.New(tf, a.objects, a.efsDir, cfg.sftpBind(), log)
+	tf.PortFree = a.sftp.PortFree
+	tf.OnServerChange = a.sftp.Changed
 	tfSvc := awsproto.NewService("transfer")
-	tfhttp.Register(tfSvc, transfer.New(st, tokens, nil))
-
-	a := &App{cfg: cfg, log: log, store: st, engine: eng, services: []*awsproto.Service{ibSvc, tfSvc}}
+	tfhttp.Register(tfSvc, tf)
+	a.services = []*awsproto.Service{ibSvc, tfSvc}
 	if err := eng.Start(context.WithoutCancel(ctx)); err != nil {
+		a.closeFiles()
+		st.Close()
+		return nil, err
+	}
+	if err := a.sftp.Start(ctx); err != nil {
+		eng.Stop()
+		a.closeFiles()
 		st.Close()
 		return nil, err
 	}
@@ -103,12 +127,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
 	api := awsproto.NewServer(verifier, log, ibSvc, tfSvc)
+	s3 := s3api.New(a.objects, verifier, log)
 	a.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/_slipway/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/_slipway/"):
 			mux.ServeHTTP(w, r)
-			return
+		case s3api.Signed(r):
+			s3.ServeHTTP(w, r)
+		default:
+			api.ServeHTTP(w, r)
 		}
-		api.ServeHTTP(w, r)
 	})
 	a.server = &http.Server{Handler: a.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
 	return a, nil
@@ -152,7 +180,9 @@ func (a *App) Serve(ln net.Listener) error {
 // the store. Every acknowledged write is already committed.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.server.Shutdown(ctx)
+	a.sftp.Stop()
 	a.engine.Stop()
+	a.closeFiles()
 	return errors.Join(err, a.store.Close())
 }
 
@@ -179,7 +209,8 @@ func (a *App) health(w http.ResponseWriter, r *http.Request) {
 		status, code = "unavailable", http.StatusServiceUnavailable
 		st["error"] = err.Error()
 	}
-	writeJSON(w, code, map[string]any{"status": status, "version": VersionString(), "services": services, "store": st})
+	writeJSON(w, code, map[string]any{"status": status, "version": VersionString(), "services": services, "store": st,
+		"sftpEndpoints": a.sftp.Endpoints()})
 }
 
 func (a *App) versionHandler(w http.ResponseWriter, r *http.Request) {
@@ -187,7 +218,15 @@ func (a *App) versionHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) reset(w http.ResponseWriter, r *http.Request) {
-	if err := a.store.Reset(r.Context()); err != nil {
+	a.sftp.CloseAll()
+	err := a.store.Reset(r.Context())
+	if err == nil {
+		err = a.objects.GC(r.Context())
+	}
+	if err == nil {
+		err = a.resetEFS()
+	}
+	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 		return
 	}

@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/slipway-dev/slipway/internal/lambda"
 	"github.com/slipway-dev/slipway/internal/sigv4"
 )
 
@@ -25,6 +28,30 @@ type Config struct {
 	// Credentials are the access keys requests may be signed with; the
 	// default pair test/test (account 000000000000) is always present.
 	Credentials []sigv4.Credential
+	// SFTPBind is the address SFTP endpoints listen on (default 127.0.0.1).
+	SFTPBind string
+	// LambdaEndpoint is where Lambda functions are invoked (identity
+	// providers, CUSTOM steps); LambdaFunctions override it per function.
+	LambdaEndpoint  string
+	LambdaFunctions map[string]lambda.Target
+	// Outbound signs Slipway's own calls (Lambda, API Gateway); test/test
+	// when unset.
+	Outbound *aws.Credentials
+}
+
+func (c *Config) sftpBind() string {
+	if c.SFTPBind == "" {
+		return "127.0.0.1"
+	}
+	return c.SFTPBind
+}
+
+// OutboundCredentials returns the keys Slipway signs outside calls with.
+func (c *Config) OutboundCredentials() aws.Credentials {
+	if c.Outbound != nil {
+		return *c.Outbound
+	}
+	return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "slipway"}
 }
 
 // Defaults for a Slipway process.
@@ -44,6 +71,14 @@ type fileConfig struct {
 		SecretAccessKey string `json:"secretAccessKey"`
 		AccountID       string `json:"accountId"`
 	} `json:"credentials"`
+	// Lambda: the default endpoint, the keys outside calls are signed
+	// with, and per-function endpoints and names (keyed by function ARN).
+	Lambda struct {
+		Endpoint        string                   `json:"endpoint"`
+		AccessKeyID     string                   `json:"accessKeyId"`
+		SecretAccessKey string                   `json:"secretAccessKey"`
+		Functions       map[string]lambda.Target `json:"functions"`
+	} `json:"lambda"`
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -67,5 +102,12 @@ func (c *Config) LoadFile(path string) error {
 		}
 		c.Credentials = append(c.Credentials, sigv4.Credential{AccessKeyID: cr.AccessKeyID, Secret: cr.SecretAccessKey, Account: cr.AccountID})
 	}
+	if l := fc.Lambda; l.Endpoint != "" && c.LambdaEndpoint == "" {
+		c.LambdaEndpoint = l.Endpoint
+	}
+	if fc.Lambda.AccessKeyID != "" {
+		c.Outbound = &aws.Credentials{AccessKeyID: fc.Lambda.AccessKeyID, SecretAccessKey: fc.Lambda.SecretAccessKey, Source: "slipway-config"}
+	}
+	c.LambdaFunctions = fc.Lambda.Functions
 	return nil
 }

@@ -122,7 +122,7 @@ func TestUnknownAndUnimplementedOperations(t *testing.T) {
 	// A modelled operation Slipway does not run yet says so, without a retry storm.
 	_, err := s.ib(opts("us-east-1")).GetLifecyclePolicy(context.Background(), &ib.GetLifecyclePolicyInput{LifecyclePolicyArn: aws.String("arn:aws:imagebuilder:us-east-1:000000000000:lifecycle-policy/x")})
 	apiError(t, err, "NotImplementedException")
-	_, err = s.tf(opts("us-east-1")).ListServers(context.Background(), &tf.ListServersInput{})
+	_, err = s.tf(opts("us-east-1")).ListAgreements(context.Background(), &tf.ListAgreementsInput{ServerId: aws.String("s-00000000000000000")})
 	apiError(t, err, "NotImplementedException")
 }
 

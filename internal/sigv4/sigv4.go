@@ -187,6 +187,36 @@ func NewVerifier(creds []Credential, now func() time.Time) *Verifier {
 // Verify checks r, whose body has already been read into body. service is the
 // signing name the routed operation belongs to.
 func (v *Verifier) Verify(r *http.Request, body []byte, service string) (*Result, error) {
+	sum := sha256.Sum256(body)
+	return v.verify(r, service, hex.EncodeToString(sum[:]), false)
+}
+
+// VerifyS3 checks a request signed for S3: the path is signed as sent
+// (escaped once) and the payload hash is the x-amz-content-sha256 header,
+// which the caller checks against the body (or its chunk signatures).
+func (v *Verifier) VerifyS3(r *http.Request) (*Result, error) {
+	ph := r.Header.Get("X-Amz-Content-Sha256")
+	if ph == "" {
+		return nil, fail(Incomplete, "Missing required header for this request: x-amz-content-sha256")
+	}
+	return v.verify(r, "s3", ph, true)
+}
+
+// SigningKey returns the key a verified request's scope signs with (for
+// the chunk signatures of streaming S3 uploads).
+func (v *Verifier) SigningKey(r *http.Request) ([]byte, Authorization, error) {
+	a, err := ParseAuthorization(r.Header.Get("Authorization"))
+	if err != nil {
+		return nil, a, err
+	}
+	cred, ok := v.creds[a.AccessKeyID]
+	if !ok {
+		return nil, a, fail(UnknownKey, "The security token included in the request is invalid.")
+	}
+	return v.signingKey(cred.Secret, a), a, nil
+}
+
+func (v *Verifier) verify(r *http.Request, service, payloadHash string, s3 bool) (*Result, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if r.URL.Query().Has("X-Amz-Algorithm") {
@@ -231,7 +261,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte, service string) (*Result
 		return nil, fail(Expired, "Signature not yet current: %s is still later than %s (%s + %s.)",
 			amzDate, now.Add(v.maxSkew).Format(amzDateFormat), now.Format(amzDateFormat), skewText(v.maxSkew))
 	}
-	creq := CanonicalRequest(r, a.SignedHeaders, body)
+	creq := canonicalRequest(r, a.SignedHeaders, payloadHash, s3)
 	sts := StringToSign(amzDate, a.Scope(), creq)
 	want := hex.EncodeToString(hmacSHA256(v.signingKey(cred.Secret, a), []byte(sts)))
 	if subtle.ConstantTimeCompare([]byte(want), []byte(a.Signature)) != 1 {
@@ -292,10 +322,19 @@ func StringToSign(amzDate, scope, canonicalRequest string) string {
 // CanonicalRequest builds the SigV4 canonical request of r as the client
 // signed it, for a non-S3 service (path segments escaped twice).
 func CanonicalRequest(r *http.Request, signed []string, body []byte) string {
+	sum := sha256.Sum256(body)
+	return canonicalRequest(r, signed, hex.EncodeToString(sum[:]), false)
+}
+
+func canonicalRequest(r *http.Request, signed []string, payloadHash string, s3 bool) string {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
-	b.WriteString(canonicalURI(r))
+	if s3 {
+		b.WriteString(rawURI(r))
+	} else {
+		b.WriteString(canonicalURI(r))
+	}
 	b.WriteByte('\n')
 	b.WriteString(canonicalQuery(r.URL.RawQuery))
 	b.WriteByte('\n')
@@ -308,12 +347,20 @@ func CanonicalRequest(r *http.Request, signed []string, body []byte) string {
 	b.WriteByte('\n')
 	b.WriteString(strings.Join(signed, ";"))
 	b.WriteByte('\n')
-	sum := sha256.Sum256(body)
-	b.WriteString(hex.EncodeToString(sum[:]))
+	b.WriteString(payloadHash)
 	return b.String()
 }
 
 func canonicalURI(r *http.Request) string {
+	p := rawURI(r)
+	if p == "/" {
+		return p
+	}
+	return escape(p, false)
+}
+
+// rawURI is the path as the client sent it (still escaped once).
+func rawURI(r *http.Request) string {
 	p := r.RequestURI
 	if i := strings.IndexByte(p, '?'); i >= 0 {
 		p = p[:i]
@@ -329,7 +376,7 @@ func canonicalURI(r *http.Request) string {
 	if p == "" {
 		return "/"
 	}
-	return escape(p, false)
+	return p
 }
 
 func canonicalQuery(raw string) string {

@@ -45,22 +45,36 @@ func checkTags(tags []Tag) error {
 }
 
 // taggedRecord resolves an ARN to the record that holds its tags.
-func (s *Service) taggedRecord(scope store.Scope, resourceARN string) (kind, id string, err error) {
-	if _, perr := arn.Parse(resourceARN); perr != nil {
-		return "", "", fault.New(fault.Invalid, "%s is not a valid ARN.", resourceARN)
+func (s *Service) taggedRecord(scope store.Scope, arnText string) (kind, id string, err error) {
+	if _, perr := arn.Parse(arnText); perr != nil {
+		return "", "", fault.New(fault.Invalid, "%s is not a valid ARN.", arnText)
 	}
-	if id, ok := workflowIDFromARN(scope, resourceARN); ok {
+	if id, ok := workflowIDFromARN(scope, arnText); ok {
 		return kindWorkflow, id, nil
 	}
-	return "", "", fault.Missing("Unknown", resourceARN, "Unknown resource %s", resourceARN)
+	for _, k := range []struct{ prefix, kind string }{{"server/", kindServer}, {"user/", kindUser}, {"host-key/", kindHostKey}} {
+		if id, ok := strings.CutPrefix(arnText, resourceARN(scope, k.prefix)); ok && id != "" {
+			return k.kind, id, nil
+		}
+	}
+	return "", "", fault.Missing("Unknown", arnText, "Unknown resource %s", arnText)
 }
 
 func (s *Service) tagError(kind, id, resourceARN string, err error) error {
 	var many tagging.ErrTooMany
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if kind == kindWorkflow {
+		switch kind {
+		case kindWorkflow:
 			return notFoundWorkflow(id)
+		case kindServer:
+			return notFoundServer(id)
+		case kindUser:
+			server, name, _ := strings.Cut(id, "/")
+			return notFoundUser(server, name)
+		case kindHostKey:
+			_, key, _ := strings.Cut(id, "/")
+			return notFoundHostKey(key)
 		}
 		return fault.Missing("Unknown", resourceARN, "Unknown resource %s", resourceARN)
 	case errors.As(err, &many):

@@ -8,6 +8,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/ids"
+	"github.com/slipway-dev/slipway/internal/lambda"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -23,6 +24,14 @@ type Service struct {
 	// WorkflowQuota is the number of workflows an account may have in a
 	// region (AWS: 10).
 	WorkflowQuota int
+	// PortFree, when set, reports whether a port can be listened on; new
+	// server IDs only name free ports.
+	PortFree func(port int) bool
+	// OnServerChange, when set, hears that a server was created, started,
+	// stopped, updated or deleted (after the change committed).
+	OnServerChange func(scope store.Scope, serverID string)
+	// Lambda calls custom identity providers (and, later, CUSTOM steps).
+	Lambda *lambda.Client
 }
 
 // New returns the service. now may be nil.

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/fault"
-	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -232,11 +231,11 @@ func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in Crea
 		}
 		// Numbering creations keeps lists in creation order even when
 		// several workflows share a millisecond.
-		seq, err := store.Next(tx, scope, kindSequence, kindWorkflow, now)
+		seq, err := sequence(tx, scope, kindWorkflow, now)
 		if err != nil {
 			return err
 		}
-		return tx.Insert(&store.Record{Scope: scope, Kind: kindWorkflow, ID: w.WorkflowID, SortKey: fmt.Sprintf("%020d", seq),
+		return tx.Insert(&store.Record{Scope: scope, Kind: kindWorkflow, ID: w.WorkflowID, SortKey: seq,
 			Created: now, Updated: now, Tags: tagMap(in.Tags), Body: body})
 	})
 	if err != nil {
@@ -282,30 +281,15 @@ type WorkflowPage struct {
 
 // ListWorkflows lists workflows in creation order.
 func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, maxResults int, nextToken string) (*WorkflowPage, error) {
-	tscope := tokenScope(scope, "ListWorkflows", "")
-	cursor, err := s.tokens.Cursor(tscope, nextToken)
-	if err != nil {
-		return nil, err
-	}
-	max := pagetoken.Limit(maxResults, DefaultMaxResults)
 	page := &WorkflowPage{}
-	err = s.store.View(ctx, func(tx store.Tx) error {
-		recs, err := tx.List(store.ListQuery{Scope: scope, Kind: kindWorkflow, After: cursor, Limit: max + 1})
-		if err != nil {
-			return err
-		}
-		if len(recs) > max {
-			recs = recs[:max]
-			page.NextToken = s.tokens.Encode(tscope, recs[max-1].SortKey)
-		}
-		for _, r := range recs {
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		page.NextToken, err = s.listPage(tx, scope, "ListWorkflows", "", kindWorkflow, "", maxResults, nextToken, func(r *store.Record) error {
 			w, err := decodeWorkflow(r)
-			if err != nil {
-				return err
-			}
 			page.Workflows = append(page.Workflows, w)
-		}
-		return nil
+			return err
+		})
+		return err
 	})
 	return page, err
 }
@@ -313,7 +297,14 @@ func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, maxResul
 // DeleteWorkflow deletes a workflow that no server uses.
 func (s *Service) DeleteWorkflow(ctx context.Context, scope store.Scope, id string) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
-		err := tx.Delete(scope, kindWorkflow, id)
+		users, err := tx.List(store.ListQuery{Scope: scope, Kind: kindWorkflowUse, Parent: id, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			return fault.New(fault.Dependency, "Workflow is still in use by server %s", users[0].SortKey)
+		}
+		err = tx.Delete(scope, kindWorkflow, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return notFoundWorkflow(id)
 		}

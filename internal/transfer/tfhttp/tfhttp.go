@@ -19,6 +19,8 @@ func Register(svc *awsproto.Service, tf *transfer.Service) {
 	svc.Register("TagResource", awsproto.Handle(h.tagResource))
 	svc.Register("UntagResource", awsproto.Handle(h.untagResource))
 	svc.Register("ListTagsForResource", awsproto.Handle(h.listTagsForResource))
+	registerServers(svc, h)
+	registerUsers(svc, h)
 }
 
 type handlers struct {

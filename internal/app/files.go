@@ -1,0 +1,47 @@
+package app
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/slipway-dev/slipway/internal/objstore"
+)
+
+// openFiles prepares where Transfer files live: <data-dir>/s3 for buckets and
+// <data-dir>/efs for EFS file systems (a temporary directory with
+// --in-memory). Files an interrupted upload left behind are removed.
+func (a *App) openFiles(ctx context.Context) error {
+	base := a.cfg.DataDir
+	if a.cfg.InMemory {
+		dir, err := os.MkdirTemp("", "slipway-files-")
+		if err != nil {
+			return err
+		}
+		a.tmpDir, base = dir, dir
+	}
+	objects, err := objstore.NewLocal(a.store, filepath.Join(base, "s3"))
+	if err != nil {
+		return err
+	}
+	if err := objects.GC(ctx); err != nil {
+		return err
+	}
+	a.objects = objects
+	a.efsDir = filepath.Join(base, "efs")
+	return os.MkdirAll(a.efsDir, 0o750)
+}
+
+func (a *App) closeFiles() {
+	if a.tmpDir != "" {
+		_ = os.RemoveAll(a.tmpDir)
+	}
+}
+
+// resetEFS empties every EFS file system.
+func (a *App) resetEFS() error {
+	if err := os.RemoveAll(a.efsDir); err != nil {
+		return err
+	}
+	return os.MkdirAll(a.efsDir, 0o750)
+}
