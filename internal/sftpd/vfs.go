@@ -115,6 +115,7 @@ func (v *vfs) handlers() sftp.Handlers {
 // loc is where a client path lives.
 type loc struct {
 	synthetic bool     // a directory only implied by mappings (or the root)
+	dir       string   // the client path of a synthetic directory
 	children  []string // of a synthetic directory
 	// S3
 	bucket, key string
@@ -173,7 +174,7 @@ func (v *vfs) resolve(p string) (*loc, error) {
 		return nil, errNoSuchFile
 	}
 	sort.Strings(children)
-	return &loc{synthetic: true, children: children}, nil
+	return &loc{synthetic: true, dir: p, children: children}, nil
 }
 
 // within reports whether p is base or below it, and the rest of p.
@@ -325,7 +326,16 @@ func (v *vfs) list(l *loc) (sftp.ListerAt, error) {
 	switch {
 	case l.synthetic && v.logical:
 		for _, c := range l.children {
-			out = append(out, dirInfo(c))
+			child := path.Join(l.dir, c)
+			cl, err := v.resolve(child)
+			if err != nil {
+				continue
+			}
+			if fi, err := v.stat(cl, c); err == nil {
+				out = append(out, fi)
+			} else if !cl.file {
+				out = append(out, dirInfo(c))
+			}
 		}
 		return out, nil
 	case l.synthetic && v.efs():
