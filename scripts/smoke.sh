@@ -26,6 +26,8 @@ start() {
 
 start
 python3 scripts/smoke_boto3.py "$url"
+server=$(python3 scripts/smoke_sftp.py "$url" "$work")
+echo "transfer sftp (boto3 + sftp): ok"
 
 aws="aws --endpoint-url $url"
 $aws imagebuilder list-workflows --owner Amazon --query 'length(workflowVersionList)' | grep -qx 3
@@ -54,5 +56,14 @@ start
 [ "$($aws transfer describe-workflow --workflow-id "$wid" --query Workflow.Description --output text)" = "cli workflow" ]
 [ "$($aws imagebuilder list-workflows --query 'length(workflowVersionList)')" = 6 ]
 [ "$($aws imagebuilder list-images --query 'imageVersionList[0].name' --output text)" = boto-recipe ]
+# The SFTP server listens again with its host key, and its file is still there.
+$aws transfer wait server-online --server-id "$server"
+$aws s3 cp s3://smoke-drop/in/hello.txt - | grep -qx "hello over sftp"
+[ "$($aws s3api get-object-tagging --bucket smoke-drop --key in/hello.txt --query 'TagSet[0].Value' --output text)" = boto3 ]
+port=${server##*[a-f]}
+printf 'get hello.txt again.txt\n' >"$work/batch2"
+(cd "$work" && sftp -b batch2 -i id_smoke -P "$port" -o StrictHostKeyChecking=yes -o UserKnownHostsFile=known_hosts \
+  -o BatchMode=yes smoker@127.0.0.1 >/dev/null)
+grep -qx "hello over sftp" "$work/again.txt"
 echo "aws cli: ok"
-echo "smoke: 3 passed, 0 failed"
+echo "smoke: 4 passed, 0 failed"

@@ -509,7 +509,7 @@ func (c *call) getObject() error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		h.Set("X-Amz-Meta-"+k, o.Metadata[k])
+		h["x-amz-meta-"+k] = []string{o.Metadata[k]} // S3 keeps metadata names lowercase
 	}
 	if len(o.Tags) > 0 {
 		h.Set("X-Amz-Tagging-Count", strconv.Itoa(len(o.Tags)))
