@@ -106,6 +106,10 @@ func serve(args []string) error {
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env("LOG_FORMAT", "text"), "text or json (SLIPWAY_LOG_FORMAT)")
 	stepDelay := fs.Duration("step-delay", envDuration("STEP_DELAY", 0), "how long each simulated Image Builder step takes (SLIPWAY_STEP_DELAY)")
+	sftpBind := fs.String("sftp-bind", env("SFTP_BIND", "127.0.0.1"), "address Transfer SFTP endpoints listen on (SLIPWAY_SFTP_BIND)")
+	lambdaEndpoint := fs.String("lambda-endpoint", env("LAMBDA_ENDPOINT", ""), "Lambda Invoke API for identity providers and CUSTOM steps (SLIPWAY_LAMBDA_ENDPOINT)")
+	s3Endpoint := fs.String("s3-endpoint", env("S3_ENDPOINT", ""), "keep Transfer files in this S3-compatible service (SLIPWAY_S3_ENDPOINT)")
+	s3Region := fs.String("s3-region", env("S3_REGION", "us-east-1"), "region to sign --s3-endpoint requests for (SLIPWAY_S3_REGION)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -113,7 +117,8 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, ConfigFile: *configFile, StepDelay: *stepDelay}
+	cfg := app.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, ConfigFile: *configFile, StepDelay: *stepDelay,
+		SFTPBind: *sftpBind, LambdaEndpoint: *lambdaEndpoint, S3Endpoint: *s3Endpoint, S3Region: *s3Region}
 	if cfg.ConfigFile != "" {
 		if err := cfg.LoadFile(cfg.ConfigFile); err != nil {
 			return err

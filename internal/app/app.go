@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -56,6 +57,7 @@ type App struct {
 	objects  *objstore.Local
 	efsDir   string
 	tmpDir   string // --in-memory: the files behind buckets, removed at shutdown
+	base     string // where Transfer files live
 	services []*awsproto.Service
 	handler  http.Handler
 	server   *http.Server
@@ -105,7 +107,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	tf := transfer.New(st, tokens, nil)
 	tf.Lambda = &lambda.Client{Endpoint: cfg.LambdaEndpoint, Functions: cfg.LambdaFunctions, Credentials: cfg.OutboundCredentials()}
-	a.sftp = sftpd.New(tf, a.objects, a.efsDir, cfg.sftpBind(), log)
+	var files objstore.Store = a.objects
+	if cfg.S3Endpoint != "" {
+		region := cfg.S3Region
+		if region == "" {
+			region = "us-east-1"
+		}
+		remote, err := objstore.NewRemote(cfg.S3Endpoint, region, cfg.OutboundCredentials(), filepath.Join(a.filesDir(), "spool"))
+		if err != nil {
+			a.closeFiles()
+			st.Close()
+			return nil, err
+		}
+		files = remote
+	}
+	a.sftp = sftpd.New(tf, files, a.efsDir, cfg.sftpBind(), log)
 	tf.PortFree = a.sftp.PortFree
 	tf.OnServerChange = a.sftp.Changed
 	tfSvc := awsproto.NewService("transfer")
@@ -127,7 +143,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
 	api := awsproto.NewServer(verifier, log, ibSvc, tfSvc)
-	s3 := s3api.New(a.objects, verifier, log)
+	var s3 http.Handler = s3api.New(a.objects, verifier, log)
+	if cfg.S3Endpoint != "" {
+		s3 = s3api.Elsewhere(cfg.S3Endpoint)
+	}
 	a.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/_slipway/"):

@@ -28,6 +28,10 @@ type Config struct {
 	// Credentials are the access keys requests may be signed with; the
 	// default pair test/test (account 000000000000) is always present.
 	Credentials []sigv4.Credential
+	// S3Endpoint, when set, keeps Transfer files in that S3-compatible
+	// service instead of Slipway's own buckets; S3Region signs for it.
+	S3Endpoint string
+	S3Region   string
 	// SFTPBind is the address SFTP endpoints listen on (default 127.0.0.1).
 	SFTPBind string
 	// LambdaEndpoint is where Lambda functions are invoked (identity

@@ -20,6 +20,7 @@ func (a *App) openFiles(ctx context.Context) error {
 		}
 		a.tmpDir, base = dir, dir
 	}
+	a.base = base
 	objects, err := objstore.NewLocal(a.store, filepath.Join(base, "s3"))
 	if err != nil {
 		return err
@@ -45,3 +46,6 @@ func (a *App) resetEFS() error {
 	}
 	return os.MkdirAll(a.efsDir, 0o750)
 }
+
+// filesDir is where Transfer files live (the data dir, or a temporary one).
+func (a *App) filesDir() string { return a.base }

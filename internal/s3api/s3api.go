@@ -692,3 +692,13 @@ func (c *call) completeMultipart() error {
 	}{Xmlns: xmlns, Location: "/" + c.bucket + "/" + c.key, Bucket: c.bucket, Key: c.key, ETag: o.ETag})
 	return nil
 }
+
+// Elsewhere answers S3 requests when Transfer files live in another S3
+// service (--s3-endpoint): the client is told where to go.
+func Elsewhere(endpoint string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := &Server{log: slog.New(slog.DiscardHandler)}
+		s.fail(w, r, strings.ToUpper(ids.Hex(16)), &s3Error{501, "NotImplemented",
+			"This Slipway keeps Transfer files in " + endpoint + " (--s3-endpoint); send S3 requests there."})
+	})
+}
