@@ -9,6 +9,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -439,41 +440,91 @@ func (v *vfs) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	return &s3Writer{v: v, w: w}, nil
 }
 
-// s3Writer takes an upload's bytes in order; random access is refused, as
-// on AWS. Close commits the object and fires the upload hook.
+// s3Writer takes an upload's bytes in order. Pipelining clients may deliver
+// a few writes out of order; those wait in a bounded window until the gap
+// before them fills. A write before the end (a rewrite) or a gap that never
+// fills is random access, refused as on AWS.
 type s3Writer struct {
 	v       *vfs
 	w       objstore.Writer
+	mu      sync.Mutex
 	off     int64
+	pending map[int64][]byte
+	held    int
 	err     error
 	partial bool
 	done    bool
 }
 
+// maxReorder bounds the bytes held waiting for an earlier write.
+const maxReorder = 16 << 20
+
+var errRandomAccess = errors.New("AWS Transfer does not support random access writes to S3 objects")
+
 func (s *s3Writer) WriteAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.err != nil {
 		return 0, s.err
 	}
-	if off != s.off {
-		s.err = errors.New("AWS Transfer does not support random access writes to S3 objects")
+	switch {
+	case off < s.off:
+		s.err = errRandomAccess
 		return 0, s.err
+	case off > s.off:
+		if s.held+len(p) > maxReorder || s.pending[off] != nil {
+			s.err = errRandomAccess
+			return 0, s.err
+		}
+		if s.pending == nil {
+			s.pending = map[int64][]byte{}
+		}
+		s.pending[off] = append([]byte(nil), p...)
+		s.held += len(p)
+		return len(p), nil
 	}
+	if err := s.write(p); err != nil {
+		return 0, err
+	}
+	for {
+		q, ok := s.pending[s.off]
+		if !ok {
+			return len(p), nil
+		}
+		delete(s.pending, s.off)
+		s.held -= len(q)
+		if err := s.write(q); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (s *s3Writer) write(p []byte) error {
 	n, err := s.w.Write(p)
 	s.off += int64(n)
 	if err != nil {
 		s.err = err
 	}
-	return n, err
+	return err
 }
 
 // TransferError is called when the session ends with the file still open.
-func (s *s3Writer) TransferError(error) { s.partial = true }
+func (s *s3Writer) TransferError(error) {
+	s.mu.Lock()
+	s.partial = true
+	s.mu.Unlock()
+}
 
 func (s *s3Writer) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.done {
 		return nil
 	}
 	s.done = true
+	if len(s.pending) > 0 && s.err == nil {
+		s.err = errRandomAccess
+	}
 	if s.err != nil && !s.partial {
 		s.w.Abort()
 		return s.err
