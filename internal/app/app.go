@@ -113,7 +113,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		if region == "" {
 			region = "us-east-1"
 		}
-		remote, err := objstore.NewRemote(cfg.S3Endpoint, region, cfg.OutboundCredentials(), filepath.Join(a.filesDir(), "spool"))
+		remote, err := objstore.NewRemote(cfg.S3Endpoint, region, cfg.OutboundCredentials(), filepath.Join(a.base, "spool"))
 		if err != nil {
 			a.closeFiles()
 			st.Close()

@@ -46,6 +46,3 @@ func (a *App) resetEFS() error {
 	}
 	return os.MkdirAll(a.efsDir, 0o750)
 }
-
-// filesDir is where Transfer files live (the data dir, or a temporary one).
-func (a *App) filesDir() string { return a.base }

@@ -231,3 +231,59 @@ func TestSFTPEFSUser(t *testing.T) {
 		t.Fatal("a LOGICAL EFS user made a symlink")
 	}
 }
+
+func TestAPIGatewayIdentityProvider(t *testing.T) {
+	t.Parallel()
+	type call struct{ path, query, password, auth string }
+	var mu sync.Mutex
+	var calls []call
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, call{r.URL.Path, r.URL.RawQuery, r.Header.Get("Password"), r.Header.Get("Authorization")})
+		mu.Unlock()
+		// API Gateway always answers 200; an empty object refuses the login.
+		if r.Header.Get("Password") != "gw-pass" {
+			w.Write([]byte("{}"))
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"Role": "arn:aws:iam::000000000000:role/gw", "HomeDirectory": "/gw-bucket/dave"})
+	})}
+	go func() { _ = gw.Serve(ln) }()
+	t.Cleanup(func() { gw.Close() })
+
+	s := start(t, "")
+	c := s.tf(opts("us-east-1"))
+	createBucket(t, s.s3(opts("us-east-1")), "gw-bucket")
+	id := createServer(t, c, &tf.CreateServerInput{IdentityProviderType: tftypes.IdentityProviderTypeApiGateway,
+		IdentityProviderDetails: &tftypes.IdentityProviderDetails{Url: aws.String("http://" + ln.Addr().String() + "/prod"),
+			InvocationRole: aws.String("arn:aws:iam::000000000000:role/invoke"), SftpAuthenticationMethods: tftypes.SftpAuthenticationMethodsPassword}})
+	waitState(t, c, id, true)
+	cl, err := dialSFTP(t, id, "dave", ssh.Password("gw-pass"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wd, err := cl.Getwd(); err != nil || wd != "/gw-bucket/dave" {
+		t.Fatalf("home %q %v", wd, err)
+	}
+	if _, err := dialSFTP(t, id, "dave", ssh.Password("nope")); err == nil {
+		t.Fatal("a wrong password logged in")
+	}
+	if _, err := dialSFTP(t, id, "dave", ssh.PublicKeys(newUserKey(t).signer)); err == nil {
+		t.Fatal("a key logged in to a PASSWORD-only server")
+	}
+	mu.Lock()
+	first := calls[0]
+	mu.Unlock()
+	if first.path != "/prod/servers/"+id+"/users/dave/config" || !strings.Contains(first.query, "protocol=SFTP") ||
+		first.password != "gw-pass" || !strings.Contains(first.auth, "/execute-api/aws4_request") {
+		t.Fatalf("gateway call %+v", first)
+	}
+	res, err := c.TestIdentityProvider(context.Background(), &tf.TestIdentityProviderInput{ServerId: aws.String(id), UserName: aws.String("dave"), UserPassword: aws.String("gw-pass")})
+	if err != nil || res.StatusCode != 200 || !strings.Contains(aws.ToString(res.Url), "/prod/servers/"+id+"/users/dave/config") || aws.ToString(res.Message) != "" {
+		t.Fatalf("test identity provider %v %+v", err, res)
+	}
+}

@@ -71,6 +71,14 @@ func TestS3API(t *testing.T) {
 	if strings.Join(keys, ",") != "a/1.txt,a/2.txt,a/b/3.txt,c.txt,dir/with space/é.txt" {
 		t.Fatalf("paged keys %v", keys)
 	}
+	v1, err := c.ListObjects(ctx, &s3.ListObjectsInput{Bucket: aws.String("data"), Prefix: aws.String("a/"), MaxKeys: aws.Int32(2)})
+	if err != nil || len(v1.Contents) != 2 || !aws.ToBool(v1.IsTruncated) || aws.ToString(v1.NextMarker) != "a/2.txt" {
+		t.Fatalf("list v1 %v %+v", err, v1)
+	}
+	loc, err := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("data")})
+	if err != nil || loc.LocationConstraint != "eu-west-1" {
+		t.Fatalf("location %v %+v", err, loc)
+	}
 	d, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("data"), Prefix: aws.String("a/"), Delimiter: aws.String("/")})
 	if err != nil || len(d.Contents) != 2 || len(d.CommonPrefixes) != 1 || aws.ToString(d.CommonPrefixes[0].Prefix) != "a/b/" {
 		t.Fatalf("delimited %v %+v", err, d)

@@ -18,6 +18,8 @@ import (
 	tf "github.com/aws/aws-sdk-go-v2/service/transfer"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/slipway-dev/slipway/internal/transfer"
 )
 
 // benchBytes is the file size of the throughput benchmarks
@@ -29,7 +31,7 @@ func benchBytes() int64 {
 	return 256 << 20
 }
 
-// sameCipher makes both servers negotiate the same algorithms.
+// clientConfig makes both servers negotiate the same algorithms.
 func clientConfig(user string, auth ssh.AuthMethod) *ssh.ClientConfig {
 	return &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{auth}, HostKeyCallback: ssh.InsecureIgnoreHostKey(),
 		Config: ssh.Config{Ciphers: []string{"aes128-gcm@openssh.com"}, KeyExchanges: []string{"curve25519-sha256"}}}
@@ -96,11 +98,7 @@ func BenchmarkSFTPThroughput(b *testing.B) {
 	payload := bytes.Repeat([]byte("slipway benchmark payload 0123456789abcdef"), int(size/42)+1)[:size]
 	key := newUserKey(b)
 
-	s := startApp(b, mustNew(b, Config{DataDir: b.TempDir()}))
-	c := s.tf(opts("us-east-1"))
-	createBucket(b, s.s3(opts("us-east-1")), "bench")
-	id, _ := sftpUserWithKey(b, c, key, "/bench")
-	slipAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(portOf(id)))
+	slipAddr := sftpBenchServer(b, key)
 	osshAddr := startSSHD(b, key)
 	osshDir := b.TempDir()
 
@@ -147,35 +145,27 @@ func BenchmarkSFTPThroughput(b *testing.B) {
 	}
 }
 
-func portOf(id string) int {
-	i := len(id)
-	for i > 0 && id[i-1] >= '0' && id[i-1] <= '9' {
-		i--
-	}
-	p, _ := strconv.Atoi(id[i:])
-	return p
-}
-
-func sftpUserWithKey(b testing.TB, c *tf.Client, key userKey, home string) (string, string) {
+// sftpBenchServer starts a file-backed Slipway with a bucket and a user of key,
+// and returns the user's SFTP address.
+func sftpBenchServer(b *testing.B, key userKey) string {
 	b.Helper()
+	s := startApp(b, mustNew(b, Config{DataDir: b.TempDir()}))
+	c := s.tf(opts("us-east-1"))
+	createBucket(b, s.s3(opts("us-east-1")), "bench")
 	id := createServer(b, c, nil)
 	if _, err := c.CreateUser(context.Background(), &tf.CreateUserInput{ServerId: aws.String(id), UserName: aws.String("bencher"),
-		Role: aws.String("arn:aws:iam::000000000000:role/bench"), HomeDirectory: aws.String(home), SshPublicKeyBody: aws.String(key.authorized)}); err != nil {
+		Role: aws.String("arn:aws:iam::000000000000:role/bench"), HomeDirectory: aws.String("/bench"), SshPublicKeyBody: aws.String(key.authorized)}); err != nil {
 		b.Fatal(err)
 	}
 	waitState(b, c, id, true)
-	return id, "bencher"
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(transfer.Port(id)))
 }
 
 // BenchmarkSFTPLogin measures logins: TCP, SSH handshake, public-key
 // authentication against the store and an SFTP session.
 func BenchmarkSFTPLogin(b *testing.B) {
 	key := newUserKey(b)
-	s := startApp(b, mustNew(b, Config{DataDir: b.TempDir()}))
-	c := s.tf(opts("us-east-1"))
-	createBucket(b, s.s3(opts("us-east-1")), "bench")
-	id, _ := sftpUserWithKey(b, c, key, "/bench")
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(portOf(id)))
+	addr := sftpBenchServer(b, key)
 	cfg := clientConfig("bencher", ssh.PublicKeys(key.signer))
 	for b.Loop() {
 		_, done := dialClient(b, addr, cfg)
@@ -188,11 +178,7 @@ func BenchmarkSFTPLogin(b *testing.B) {
 // includes the client side and is an upper bound).
 func BenchmarkSFTPIdleSession(b *testing.B) {
 	key := newUserKey(b)
-	s := startApp(b, mustNew(b, Config{DataDir: b.TempDir()}))
-	c := s.tf(opts("us-east-1"))
-	createBucket(b, s.s3(opts("us-east-1")), "bench")
-	id, _ := sftpUserWithKey(b, c, key, "/bench")
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(portOf(id)))
+	addr := sftpBenchServer(b, key)
 	cfg := clientConfig("bencher", ssh.PublicKeys(key.signer))
 	const sessions = 200
 	for b.Loop() {

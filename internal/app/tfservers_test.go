@@ -265,6 +265,13 @@ func TestTransferHostKeys(t *testing.T) {
 	}
 	_, err = c.ListHostKeys(ctx, &tf.ListHostKeysInput{ServerId: aws.String(id), NextToken: aws.String("forged")})
 	apiError(t, err, "InvalidNextTokenException")
+	// Host keys take tags through the shared tagging operations.
+	if _, err := c.TagResource(ctx, &tf.TagResourceInput{Arn: k.Arn, Tags: []tftypes.Tag{{Key: aws.String("rotated"), Value: aws.String("yes")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, err := c.ListTagsForResource(ctx, &tf.ListTagsForResourceInput{Arn: k.Arn}); err != nil || len(tags.Tags) != 2 {
+		t.Fatalf("host key tags %v %+v", err, tags)
+	}
 	if _, err := c.DeleteHostKey(ctx, &tf.DeleteHostKeyInput{ServerId: aws.String(id), HostKeyId: imp.HostKeyId}); err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +283,25 @@ func TestTransferHostKeys(t *testing.T) {
 	_, err = c.ImportHostKey(ctx, &tf.ImportHostKeyInput{ServerId: aws.String(id), HostKeyBody: aws.String(string(pem.EncodeToMemory(enc)))})
 	if ae := apiError(t, err, "InvalidRequestException"); !strings.Contains(ae.ErrorMessage(), "passphrase") {
 		t.Fatalf("message %q", ae.ErrorMessage())
+	}
+	// UpdateServer's HostKey replaces the keys of its type: the server now
+	// presents (and describes) the new key.
+	_, newPriv, _ := ed25519.GenerateKey(rand.Reader)
+	block, _ := ssh.MarshalPrivateKey(newPriv, "")
+	if _, err := c.UpdateServer(ctx, &tf.UpdateServerInput{ServerId: aws.String(id), HostKey: aws.String(string(pem.EncodeToMemory(block)))}); err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := ssh.NewSignerFromKey(newPriv)
+	d, _ = c.DescribeServer(ctx, &tf.DescribeServerInput{ServerId: aws.String(id)})
+	keys, _ = c.ListHostKeys(ctx, &tf.ListHostKeysInput{ServerId: aws.String(id)})
+	var ed []string
+	for _, hk := range keys.HostKeys {
+		if aws.ToString(hk.Type) == "ssh-ed25519" {
+			ed = append(ed, aws.ToString(hk.Fingerprint))
+		}
+	}
+	if want := ssh.FingerprintSHA256(signer.PublicKey()); len(ed) != 1 || ed[0] != want {
+		t.Fatalf("ed25519 keys after UpdateServer %v, want only %s", ed, want)
 	}
 }
 

@@ -89,18 +89,21 @@ func (s *Supervisor) sshConfig(ctx context.Context, scope store.Scope, srv *tran
 	return cfg, nil
 }
 
+// authenticator checks logins to one server. Each login reads the server's
+// settings once, so an UpdateServer applies to the next login even before
+// the endpoint's configuration is rebuilt.
 type authenticator struct {
 	sup      *Supervisor
 	scope    store.Scope
 	serverID string
 }
 
+func (a *authenticator) server() (*transfer.Server, error) {
+	return a.sup.tf.LoginServer(context.Background(), a.scope, a.serverID)
+}
+
 // permit records a successful login for the session that follows.
-func (a *authenticator) permit(u *transfer.User) (*ssh.Permissions, error) {
-	srv, err := a.sup.tf.DescribeServer(context.Background(), a.scope, a.serverID)
-	if err != nil {
-		return nil, err
-	}
+func (a *authenticator) permit(srv *transfer.Server, u *transfer.User) (*ssh.Permissions, error) {
 	key := ids.UUID()
 	logins.Store(key, &session{user: u, server: srv})
 	return &ssh.Permissions{Extensions: map[string]string{loginKey: key}}, nil
@@ -110,6 +113,10 @@ func (a *authenticator) managedKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.
 	if refusedName(c.User()) {
 		return nil, fmt.Errorf("user name %q is not allowed", c.User())
 	}
+	srv, err := a.server()
+	if err != nil {
+		return nil, err
+	}
 	u, err := a.sup.tf.LoginUser(context.Background(), a.scope, a.serverID, c.User())
 	if err != nil {
 		return nil, fmt.Errorf("unknown user")
@@ -118,7 +125,7 @@ func (a *authenticator) managedKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.
 	for _, k := range u.SshPublicKeys {
 		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.SshPublicKeyBody))
 		if err == nil && bytes.Equal(pk.Marshal(), want) {
-			return a.permit(u)
+			return a.permit(srv, u)
 		}
 	}
 	return nil, fmt.Errorf("key not authorized")
@@ -135,7 +142,11 @@ func (a *authenticator) customKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.P
 	if refusedName(c.User()) {
 		return nil, fmt.Errorf("user name %q is not allowed", c.User())
 	}
-	u, err := a.sup.tf.CustomLogin(context.Background(), a.scope, transfer.Login{ServerID: a.serverID, UserName: c.User(), SourceIP: sourceIP(c)})
+	srv, err := a.server()
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.sup.tf.CustomLogin(context.Background(), a.scope, srv, transfer.Login{UserName: c.User(), SourceIP: sourceIP(c)})
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +154,7 @@ func (a *authenticator) customKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.P
 	for _, body := range u.Identity.PublicKeys {
 		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(body))
 		if err == nil && bytes.Equal(pk.Marshal(), want) {
-			return a.permit(u)
+			return a.permit(srv, u)
 		}
 	}
 	return nil, fmt.Errorf("key not listed by the identity provider")
@@ -153,10 +164,14 @@ func (a *authenticator) customPassword(c ssh.ConnMetadata, password []byte) (*ss
 	if refusedName(c.User()) {
 		return nil, fmt.Errorf("user name %q is not allowed", c.User())
 	}
-	u, err := a.sup.tf.CustomLogin(context.Background(), a.scope, transfer.Login{ServerID: a.serverID, UserName: c.User(),
+	srv, err := a.server()
+	if err != nil {
+		return nil, err
+	}
+	u, err := a.sup.tf.CustomLogin(context.Background(), a.scope, srv, transfer.Login{UserName: c.User(),
 		Password: string(password), HasPassword: true, SourceIP: sourceIP(c)})
 	if err != nil {
 		return nil, err
 	}
-	return a.permit(u)
+	return a.permit(srv, u)
 }

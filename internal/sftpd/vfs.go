@@ -25,6 +25,7 @@ type mapping struct {
 	target string
 	file   bool
 	root   *os.Root // EFS: the target directory, opened as a confinement root
+	owned  bool     // root was opened for this mapping (not a file system's root)
 }
 
 // vfs is one SFTP session's view: the real /bucket/key or /fs-id/path tree
@@ -51,12 +52,12 @@ func newVFS(sup *Supervisor, scope store.Scope, sess *session, sessionID string)
 			target := strings.ReplaceAll(m.Target, "${transfer:UserName}", u.UserName)
 			mp := &mapping{entry: path.Clean(m.Entry), target: path.Clean(target), file: m.Type == "FILE"}
 			if v.efs() && !mp.file {
-				r, err := v.openEFS(mp.target)
+				r, owned, err := v.openEFS(mp.target)
 				if err != nil {
 					v.close()
 					return nil, fmt.Errorf("mapping %s -> %s: %w", m.Entry, m.Target, err)
 				}
-				mp.root = r
+				mp.root, mp.owned = r, owned
 			}
 			v.mappings = append(v.mappings, mp)
 		}
@@ -71,36 +72,38 @@ func newVFS(sup *Supervisor, scope store.Scope, sess *session, sessionID string)
 func (v *vfs) efs() bool { return v.server.Domain == transfer.DomainEFS }
 
 // openEFS opens /fs-id/sub as a root under the EFS directory, creating the
-// file system's directory (an EFS file system always has a root).
-func (v *vfs) openEFS(target string) (*os.Root, error) {
+// file system's directory (an EFS file system always has a root). owned
+// reports a root opened just for sub (the caller closes it).
+func (v *vfs) openEFS(target string) (r *os.Root, owned bool, err error) {
 	fsID, rest, _ := strings.Cut(strings.TrimPrefix(target, "/"), "/")
 	if fsID == "" || fsID == "." || fsID == ".." || strings.ContainsAny(fsID, `\`) {
-		return nil, errors.New("bad file system")
+		return nil, false, errors.New("bad file system")
 	}
 	fsRoot, ok := v.roots[fsID]
 	if !ok {
 		dir := v.sup.efsDir + "/" + fsID
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		r, err := os.OpenRoot(dir)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		v.roots[fsID] = r
 		fsRoot = r
 	}
 	if rest == "" {
-		return fsRoot, nil
+		return fsRoot, false, nil
 	}
 	// Opened through the file system's root, so the mapping target itself
 	// cannot be a symlink out of it.
-	return fsRoot.OpenRoot(rest)
+	sub, err := fsRoot.OpenRoot(rest)
+	return sub, err == nil, err
 }
 
 func (v *vfs) close() {
 	for _, m := range v.mappings {
-		if m.root != nil && m.root != v.roots[strings.SplitN(strings.TrimPrefix(m.target, "/"), "/", 2)[0]] {
+		if m.owned {
 			_ = m.root.Close()
 		}
 	}
@@ -134,7 +137,7 @@ var errNoSuchFile = os.ErrNotExist
 func (v *vfs) resolve(p string) (*loc, error) {
 	p = path.Clean("/" + p)
 	if !v.logical {
-		return v.real(p, nil)
+		return v.real(p)
 	}
 	for _, m := range v.mappings {
 		rest, ok := within(p, m.entry)
@@ -145,7 +148,7 @@ func (v *vfs) resolve(p string) (*loc, error) {
 			if rest != "" {
 				return nil, errNoSuchFile
 			}
-			l, err := v.real(m.target, nil)
+			l, err := v.real(m.target)
 			if err != nil {
 				return nil, err
 			}
@@ -155,7 +158,7 @@ func (v *vfs) resolve(p string) (*loc, error) {
 		if m.root != nil {
 			return &loc{root: m.root, rel: relOf(rest)}, nil
 		}
-		return v.real(path.Join(m.target, rest), nil)
+		return v.real(path.Join(m.target, rest))
 	}
 	// An ancestor of some entries: a directory that exists only to reach them.
 	seen := map[string]bool{}
@@ -200,13 +203,13 @@ func relOf(rest string) string {
 }
 
 // real resolves a path of the real tree: /bucket/key or /fs-id/path.
-func (v *vfs) real(p string, _ *mapping) (*loc, error) {
+func (v *vfs) real(p string) (*loc, error) {
 	first, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
 	if first == "" {
 		return &loc{synthetic: true}, nil
 	}
 	if v.efs() {
-		r, err := v.openEFS("/" + first)
+		r, _, err := v.openEFS("/" + first)
 		if err != nil {
 			return nil, errNoSuchFile
 		}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"strings"
+	"fmt"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -125,14 +126,22 @@ func (s *Service) hostKeys(tx store.Tx, scope store.Scope, serverID string) ([]*
 	}
 	out := make([]*HostKey, 0, len(recs))
 	for _, r := range recs {
-		var k HostKey
-		if _, err := getRecord(tx, scope, kindHostKey, r.ID, &k, func() error { return store.ErrNotFound }); err != nil {
+		k, err := decodeHostKey(r)
+		if err != nil {
 			return nil, err
 		}
-		k.Tags = tagList(r.Tags)
-		out = append(out, &k)
+		out = append(out, k)
 	}
 	return out, nil
+}
+
+func decodeHostKey(r *store.Record) (*HostKey, error) {
+	var k HostKey
+	if err := json.Unmarshal(r.Body, &k); err != nil {
+		return nil, fmt.Errorf("transfer: corrupt host key %s: %w", r.ID, err)
+	}
+	k.Tags = tagList(r.Tags)
+	return &k, nil
 }
 
 // ActiveHostKeys returns the signers a server presents: the oldest key of
@@ -223,7 +232,7 @@ func (s *Service) ListHostKeys(ctx context.Context, scope store.Scope, serverID 
 		}
 		var err error
 		page.NextToken, err = s.listPage(tx, scope, "ListHostKeys", serverID, kindHostKey, serverID, maxResults, nextToken, func(r *store.Record) error {
-			_, k, err := s.readHostKey(tx, scope, serverID, strings.TrimPrefix(r.ID, serverID+"/"))
+			k, err := decodeHostKey(r)
 			page.HostKeys = append(page.HostKeys, k)
 			return err
 		})

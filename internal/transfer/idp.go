@@ -118,12 +118,9 @@ func identityFrom(srv *Server, l Login, res *lambda.Result) (*User, error) {
 	return u, nil
 }
 
-// CustomLogin authenticates against the server's custom identity provider.
-func (s *Service) CustomLogin(ctx context.Context, scope store.Scope, l Login) (*User, error) {
-	srv, err := s.DescribeServer(ctx, scope, l.ServerID)
-	if err != nil {
-		return nil, err
-	}
+// CustomLogin authenticates against srv's custom identity provider.
+func (s *Service) CustomLogin(ctx context.Context, scope store.Scope, srv *Server, l Login) (*User, error) {
+	l.ServerID = srv.ServerID
 	res, err := s.callIdentityProvider(ctx, scope, srv, l)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrLoginRefused, err)

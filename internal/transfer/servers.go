@@ -303,48 +303,61 @@ func validateServer(srv *Server, in *ServerInput) error {
 	return nil
 }
 
-// checkWorkflows checks that attached workflows exist, and records (in tx)
-// which workflows the server now uses.
-func checkWorkflows(tx store.Tx, scope store.Scope, srv *Server, now time.Time) error {
-	old, err := tx.List(store.ListQuery{Scope: scope, Kind: kindWorkflowUse + "-of", Parent: srv.ServerID, Limit: 10})
-	if err != nil {
-		return err
-	}
-	for _, r := range old {
-		if err := tx.Delete(scope, kindWorkflowUse, r.SortKey+"/"+srv.ServerID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if err := tx.Delete(scope, kindWorkflowUse+"-of", r.ID); err != nil {
-			return err
-		}
-	}
-	if srv.WorkflowDetails == nil {
+// workflowIDs lists the workflows details attach.
+func workflowIDs(d *WorkflowDetails) []string {
+	var out []string
+	if d == nil {
 		return nil
 	}
-	for _, list := range []*[]WorkflowDetail{srv.WorkflowDetails.OnUpload, srv.WorkflowDetails.OnPartialUpload} {
-		if list == nil {
-			continue
+	for _, list := range []*[]WorkflowDetail{d.OnUpload, d.OnPartialUpload} {
+		if list != nil {
+			for _, wd := range *list {
+				out = append(out, wd.WorkflowId)
+			}
 		}
-		if len(*list) > 1 {
-			return fault.New(fault.Invalid, "WorkflowDetails: each trigger takes at most one workflow.")
+	}
+	return out
+}
+
+// useWorkflows checks that the workflows next attaches exist and moves the
+// server's use rows (which DeleteWorkflow consults) from prev's workflows
+// to next's, in tx.
+func useWorkflows(tx store.Tx, scope store.Scope, serverID string, prev, next *WorkflowDetails, now time.Time) error {
+	for _, id := range workflowIDs(prev) {
+		if err := tx.Delete(scope, kindWorkflowUse, id+"/"+serverID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
 		}
-		for _, wd := range *list {
-			if _, err := tx.Get(scope, kindWorkflow, wd.WorkflowId); errors.Is(err, store.ErrNotFound) {
-				return notFoundWorkflow(wd.WorkflowId)
-			} else if err != nil {
-				return err
+	}
+	if next != nil {
+		for _, list := range []*[]WorkflowDetail{next.OnUpload, next.OnPartialUpload} {
+			if list != nil && len(*list) > 1 {
+				return fault.New(fault.Invalid, "WorkflowDetails: each trigger takes at most one workflow.")
 			}
-			use := &store.Record{Scope: scope, Kind: kindWorkflowUse, ID: wd.WorkflowId + "/" + srv.ServerID, Parent: wd.WorkflowId, SortKey: srv.ServerID, Created: now, Updated: now, Body: []byte("{}")}
-			if err := tx.Insert(use); err != nil && !errors.Is(err, store.ErrExists) {
-				return err
-			}
-			of := &store.Record{Scope: scope, Kind: kindWorkflowUse + "-of", ID: srv.ServerID + "/" + wd.WorkflowId, Parent: srv.ServerID, SortKey: wd.WorkflowId, Created: now, Updated: now, Body: []byte("{}")}
-			if err := tx.Insert(of); err != nil && !errors.Is(err, store.ErrExists) {
-				return err
-			}
+		}
+	}
+	for _, id := range workflowIDs(next) {
+		if _, err := tx.Get(scope, kindWorkflow, id); errors.Is(err, store.ErrNotFound) {
+			return notFoundWorkflow(id)
+		} else if err != nil {
+			return err
+		}
+		use := &store.Record{Scope: scope, Kind: kindWorkflowUse, ID: id + "/" + serverID, Parent: id, SortKey: serverID, Created: now, Updated: now, Body: []byte("{}")}
+		if err := tx.Insert(use); err != nil && !errors.Is(err, store.ErrExists) {
+			return err
 		}
 	}
 	return nil
+}
+
+// hostKeyInput parses the HostKey member; with none, generate makes one.
+func hostKeyInput(body *string, generate bool) (*HostKey, error) {
+	if body != nil && *body != "" {
+		return parseHostKey(*body)
+	}
+	if generate {
+		return generateHostKey()
+	}
+	return nil, nil
 }
 
 // CreateServer creates a server in STARTING; its endpoint brings it ONLINE.
@@ -366,28 +379,18 @@ func (s *Service) CreateServer(ctx context.Context, scope store.Scope, in Server
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
-	var hostKey *HostKey
-	if in.HostKey != nil && *in.HostKey != "" {
-		k, err := parseHostKey(*in.HostKey)
-		if err != nil {
-			return nil, err
-		}
-		hostKey = k
-	} else {
-		k, err := generateHostKey()
-		if err != nil {
-			return nil, err
-		}
-		hostKey = k
+	hostKey, err := hostKeyInput(in.HostKey, true)
+	if err != nil {
+		return nil, err
 	}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err = s.store.Update(ctx, func(tx store.Tx) error {
 		id, err := s.newServerID(tx)
 		if err != nil {
 			return err
 		}
 		srv.ServerID = id
 		srv.Arn = resourceARN(scope, "server/"+id)
-		if err := checkWorkflows(tx, scope, srv, now); err != nil {
+		if err := useWorkflows(tx, scope, id, nil, srv.WorkflowDetails, now); err != nil {
 			return err
 		}
 		port := &store.Record{Scope: PortScope, Kind: kindPort, ID: strconv.Itoa(Port(id)), SortKey: strconv.Itoa(Port(id)), Created: now, Updated: now,
@@ -422,31 +425,35 @@ func (s *Service) changed(scope store.Scope, id string) {
 	}
 }
 
+// readServer reads a server as stored: without its tags (they live on the
+// record) or what describing it derives (see complete).
 func (s *Service) readServer(tx store.Tx, scope store.Scope, id string) (*store.Record, *Server, error) {
 	var srv Server
 	rec, err := getRecord(tx, scope, kindServer, id, &srv, func() error { return notFoundServer(id) })
 	if err != nil {
 		return nil, nil, err
 	}
-	srv.Tags = tagList(rec.Tags)
 	return rec, &srv, nil
 }
 
-// complete fills in what a server's description derives: user count and
-// the active host key's fingerprint.
-func (s *Service) complete(tx store.Tx, scope store.Scope, srv *Server) error {
-	n, err := tx.Count(scope, kindUser, srv.ServerID)
+// complete fills in what a server's description derives from other rows:
+// tags, user count and the oldest host key's fingerprint.
+func complete(tx store.Tx, rec *store.Record, srv *Server) error {
+	srv.Tags = tagList(rec.Tags)
+	n, err := tx.Count(rec.Scope, kindUser, srv.ServerID)
 	if err != nil {
 		return err
 	}
 	srv.UserCount = n
-	keys, err := s.hostKeys(tx, scope, srv.ServerID)
+	oldest, err := tx.List(store.ListQuery{Scope: rec.Scope, Kind: kindHostKey, Parent: srv.ServerID, Limit: 1})
+	if err != nil || len(oldest) == 0 {
+		return err
+	}
+	k, err := decodeHostKey(oldest[0])
 	if err != nil {
 		return err
 	}
-	if len(keys) > 0 {
-		srv.HostKeyFingerprint = keys[0].HostKeyFingerprint
-	}
+	srv.HostKeyFingerprint = k.HostKeyFingerprint
 	return nil
 }
 
@@ -454,11 +461,24 @@ func (s *Service) complete(tx store.Tx, scope store.Scope, srv *Server) error {
 func (s *Service) DescribeServer(ctx context.Context, scope store.Scope, id string) (*Server, error) {
 	var srv *Server
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		if _, srv, err = s.readServer(tx, scope, id); err != nil {
+		rec, cur, err := s.readServer(tx, scope, id)
+		if err != nil {
 			return err
 		}
-		return s.complete(tx, scope, srv)
+		srv = cur
+		return complete(tx, rec, srv)
+	})
+	return srv, err
+}
+
+// LoginServer reads a server as a login needs it: its settings, without what
+// a description derives (user count, fingerprint, tags).
+func (s *Service) LoginServer(ctx context.Context, scope store.Scope, id string) (*Server, error) {
+	var srv *Server
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		_, srv, err = s.readServer(tx, scope, id)
+		return err
 	})
 	return srv, err
 }
@@ -475,12 +495,12 @@ func (s *Service) ListServers(ctx context.Context, scope store.Scope, maxResults
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var err error
 		page.NextToken, err = s.listPage(tx, scope, "ListServers", "", kindServer, "", maxResults, nextToken, func(r *store.Record) error {
-			_, srv, err := s.readServer(tx, scope, r.ID)
-			if err != nil {
-				return err
+			var srv Server
+			if err := json.Unmarshal(r.Body, &srv); err != nil {
+				return fmt.Errorf("transfer: corrupt server %s: %w", r.ID, err)
 			}
-			page.Servers = append(page.Servers, srv)
-			return s.complete(tx, scope, srv)
+			page.Servers = append(page.Servers, &srv)
+			return complete(tx, r, &srv)
 		})
 		return err
 	})
@@ -489,22 +509,23 @@ func (s *Service) ListServers(ctx context.Context, scope store.Scope, maxResults
 
 // UpdateServer changes a server's settings.
 func (s *Service) UpdateServer(ctx context.Context, scope store.Scope, in ServerInput) (*Server, error) {
-	var hostKey *HostKey
-	if in.HostKey != nil && *in.HostKey != "" {
-		k, err := parseHostKey(*in.HostKey)
-		if err != nil {
-			return nil, err
-		}
-		hostKey = k
+	hostKey, err := hostKeyInput(in.HostKey, false)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now().UTC()
 	var srv *Server
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	err = s.store.Update(ctx, func(tx store.Tx) error {
 		rec, cur, err := s.readServer(tx, scope, in.ServerID)
 		if err != nil {
 			return err
 		}
 		srv = cur
+		var prev *WorkflowDetails // applyServerInput replaces the lists, so a shallow copy keeps the old ones
+		if d := srv.WorkflowDetails; d != nil {
+			c := *d
+			prev = &c
+		}
 		if in.IdentityProviderType != nil && *in.IdentityProviderType != srv.IdentityProviderType && in.IdentityProviderDetails == nil {
 			srv.IdentityProviderDetails = nil
 		}
@@ -512,7 +533,7 @@ func (s *Service) UpdateServer(ctx context.Context, scope store.Scope, in Server
 		if err := validateServer(srv, &in); err != nil {
 			return err
 		}
-		if err := checkWorkflows(tx, scope, srv, now); err != nil {
+		if err := useWorkflows(tx, scope, srv.ServerID, prev, srv.WorkflowDetails, now); err != nil {
 			return err
 		}
 		if hostKey != nil {
@@ -520,11 +541,7 @@ func (s *Service) UpdateServer(ctx context.Context, scope store.Scope, in Server
 				return err
 			}
 		}
-		tags := srv.Tags
-		srv.Tags = nil
-		err = putBody(tx, rec, srv, now)
-		srv.Tags = tags
-		return err
+		return putBody(tx, rec, srv, now)
 	})
 	if err != nil {
 		return nil, err
@@ -533,57 +550,46 @@ func (s *Service) UpdateServer(ctx context.Context, scope store.Scope, in Server
 	return srv, nil
 }
 
-// setState moves a server between states when it is in one of from.
-func (s *Service) setState(ctx context.Context, scope store.Scope, id string, to string, from ...string) error {
-	return s.store.Update(ctx, func(tx store.Tx) error {
+// transition moves a server to state to when it is in one of from, in one
+// transaction. A server already in to, or in one of settled, is left alone
+// (changed is false); any other state is an InvalidRequest.
+func (s *Service) transition(ctx context.Context, scope store.Scope, id, to string, settled, from []string) (changed bool, err error) {
+	err = s.store.Update(ctx, func(tx store.Tx) error {
 		rec, srv, err := s.readServer(tx, scope, id)
 		if err != nil {
 			return err
 		}
-		if srv.State == to {
+		if srv.State == to || slices.Contains(settled, srv.State) {
 			return nil
 		}
 		if !slices.Contains(from, srv.State) {
 			return fault.New(fault.Invalid, "Server %s is %s; it cannot go to %s now.", id, srv.State, to)
 		}
-		srv.State = to
-		srv.Tags = nil
+		srv.State, changed = to, true
 		return putBody(tx, rec, srv, s.now().UTC())
 	})
+	return changed, err
 }
 
 // StartServer takes an OFFLINE (or failed) server to STARTING; its endpoint
 // brings it ONLINE. Starting an ONLINE server changes nothing.
 func (s *Service) StartServer(ctx context.Context, scope store.Scope, id string) error {
-	srv, err := s.DescribeServer(ctx, scope, id)
-	if err != nil {
-		return err
+	changed, err := s.transition(ctx, scope, id, StateStarting, []string{StateOnline}, []string{StateOffline, StateStartFailed, StateStopFailed})
+	if changed {
+		s.changed(scope, id)
 	}
-	if srv.State == StateOnline || srv.State == StateStarting {
-		return nil
-	}
-	if err := s.setState(ctx, scope, id, StateStarting, StateOffline, StateStartFailed, StateStopFailed); err != nil {
-		return err
-	}
-	s.changed(scope, id)
-	return nil
+	return err
 }
 
 // StopServer takes an ONLINE server to STOPPING; its endpoint closes and
 // brings it OFFLINE.
 func (s *Service) StopServer(ctx context.Context, scope store.Scope, id string) error {
-	srv, err := s.DescribeServer(ctx, scope, id)
-	if err != nil {
-		return err
+	changed, err := s.transition(ctx, scope, id, StateStopping, []string{StateOffline},
+		[]string{StateOnline, StateStarting, StateStartFailed, StateStopFailed})
+	if changed {
+		s.changed(scope, id)
 	}
-	if srv.State == StateOffline || srv.State == StateStopping {
-		return nil
-	}
-	if err := s.setState(ctx, scope, id, StateStopping, StateOnline, StateStarting, StateStartFailed, StateStopFailed); err != nil {
-		return err
-	}
-	s.changed(scope, id)
-	return nil
+	return err
 }
 
 // EndpointReport records what the endpoint made of a transition: ONLINE or
@@ -594,7 +600,7 @@ func (s *Service) EndpointReport(ctx context.Context, scope store.Scope, id, sta
 	if state == StateOffline || state == StateStopFailed {
 		from = StateStopping
 	}
-	err := s.setState(ctx, scope, id, state, from)
+	_, err := s.transition(ctx, scope, id, state, nil, []string{from})
 	if fault.Is(err, fault.Invalid) {
 		return nil
 	}
@@ -609,8 +615,7 @@ func (s *Service) DeleteServer(ctx context.Context, scope store.Scope, id string
 		if err != nil {
 			return err
 		}
-		srv.WorkflowDetails = nil
-		if err := checkWorkflows(tx, scope, srv, s.now()); err != nil {
+		if err := useWorkflows(tx, scope, id, srv.WorkflowDetails, nil, s.now()); err != nil {
 			return err
 		}
 		for _, kind := range []string{kindUser, kindHostKey} {

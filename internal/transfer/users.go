@@ -2,6 +2,8 @@ package transfer
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -124,7 +126,7 @@ func CheckHome(u *User) error {
 			if m.Target != "/" && strings.HasSuffix(m.Target, "/") {
 				return fault.New(fault.Invalid, "HomeDirectoryMappings: Target %s must not end with '/'.", m.Target)
 			}
-			if len(strings.Split(strings.Trim(m.Target, "/"), "/")) < 1 || strings.Trim(m.Target, "/") == "" {
+			if strings.Trim(m.Target, "/") == "" {
 				return fault.New(fault.Invalid, "HomeDirectoryMappings: Target %s must name a bucket or file system.", m.Target)
 			}
 			if m.Type != "" && m.Type != "FILE" && m.Type != "DIRECTORY" {
@@ -241,7 +243,6 @@ func (s *Service) readUser(tx store.Tx, scope store.Scope, serverID, name string
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	u.Tags = tagList(rec.Tags)
 	u.ServerID, u.Domain = serverID, srv.Domain
 	return rec, &u, srv, nil
 }
@@ -250,9 +251,13 @@ func (s *Service) readUser(tx store.Tx, scope store.Scope, serverID, name string
 func (s *Service) DescribeUser(ctx context.Context, scope store.Scope, serverID, name string) (*User, error) {
 	var u *User
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		_, u, _, err = s.readUser(tx, scope, serverID, name)
-		return err
+		rec, cur, _, err := s.readUser(tx, scope, serverID, name)
+		if err != nil {
+			return err
+		}
+		u = cur
+		u.Tags = tagList(rec.Tags)
+		return nil
 	})
 	if err == nil && len(u.SshPublicKeys) > DescribedSSHKeys {
 		u.SshPublicKeys = u.SshPublicKeys[:DescribedSSHKeys]
@@ -260,15 +265,16 @@ func (s *Service) DescribeUser(ctx context.Context, scope store.Scope, serverID,
 	return u, err
 }
 
-// LoginUser returns a user with all their keys, for authentication.
+// LoginUser returns a user with all their keys, for authentication. The
+// caller has the server already.
 func (s *Service) LoginUser(ctx context.Context, scope store.Scope, serverID, name string) (*User, error) {
-	var u *User
+	var u User
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		_, u, _, err = s.readUser(tx, scope, serverID, name)
+		_, err := getRecord(tx, scope, kindUser, serverID+"/"+name, &u, func() error { return notFoundUser(serverID, name) })
 		return err
 	})
-	return u, err
+	u.ServerID = serverID
+	return &u, err
 }
 
 // UserPage is a page of users.
@@ -286,9 +292,12 @@ func (s *Service) ListUsers(ctx context.Context, scope store.Scope, serverID str
 		}
 		var err error
 		page.NextToken, err = s.listPage(tx, scope, "ListUsers", serverID, kindUser, serverID, maxResults, nextToken, func(r *store.Record) error {
-			_, u, _, err := s.readUser(tx, scope, serverID, r.SortKey)
-			page.Users = append(page.Users, u)
-			return err
+			var u User
+			if err := json.Unmarshal(r.Body, &u); err != nil {
+				return fmt.Errorf("transfer: corrupt user %s: %w", r.ID, err)
+			}
+			page.Users = append(page.Users, &u)
+			return nil
 		})
 		return err
 	})
@@ -306,7 +315,6 @@ func (s *Service) UpdateUser(ctx context.Context, scope store.Scope, in UserInpu
 		if err := checkUser(srv, u); err != nil {
 			return err
 		}
-		u.Tags = nil
 		return putBody(tx, rec, u, s.now().UTC())
 	})
 }
@@ -343,7 +351,6 @@ func (s *Service) ImportSSHPublicKey(ctx context.Context, scope store.Scope, ser
 			return fault.New(fault.QuotaExceeded, "User %s already has %d SSH public keys, the most a user may hold.", name, MaxSSHKeys)
 		}
 		u.SshPublicKeys = append(u.SshPublicKeys, SshPublicKey{DateImported: Epoch(now), SshPublicKeyBody: body, SshPublicKeyId: id})
-		u.Tags = nil
 		return putBody(tx, rec, u, now)
 	})
 	return id, err
@@ -365,7 +372,6 @@ func (s *Service) DeleteSSHPublicKey(ctx context.Context, scope store.Scope, ser
 		for i, k := range u.SshPublicKeys {
 			if k.SshPublicKeyId == keyID {
 				u.SshPublicKeys = append(u.SshPublicKeys[:i], u.SshPublicKeys[i+1:]...)
-				u.Tags = nil
 				return putBody(tx, rec, u, time.Now().UTC())
 			}
 		}
