@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/ids"
@@ -206,7 +207,27 @@ type localWriter struct {
 	obj    Object
 	etag   string
 	closed bool
+	// buf gathers small writes; full buffers go to a goroutine that writes,
+	// hashes and starts writeback, so a large upload's disk and hash work
+	// overlap with receiving the next bytes.
+	buf  []byte
+	full chan []byte
+	done chan struct{}
+	err  error // the goroutine's first error; read after done
+	// synced is how far writeback has been started; prev is the window
+	// before it.
+	synced, prev int64
 }
+
+const (
+	// writeBuffer is the size of the buffers an upload is written in.
+	writeBuffer = 1 << 20
+	// writebackWindow is how many bytes an upload writes before their
+	// writeback starts.
+	writebackWindow = 8 << 20
+)
+
+var bufPool = sync.Pool{New: func() any { return make([]byte, 0, writeBuffer) }}
 
 // Create implements Store.
 func (l *Local) Create(ctx context.Context, bucket, key string, opts PutOptions) (Writer, error) {
@@ -221,10 +242,75 @@ func (l *Local) Create(ctx context.Context, bucket, key string, opts PutOptions)
 }
 
 func (w *localWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	w.md5.Write(p[:n])
+	if w.closed {
+		return 0, errors.New("objstore: upload already finished")
+	}
+	if w.done != nil {
+		select {
+		case <-w.done:
+			return 0, w.err
+		default:
+		}
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if w.buf == nil {
+			w.buf = bufPool.Get().([]byte)[:0]
+		}
+		c := min(len(p), cap(w.buf)-len(w.buf))
+		w.buf = append(w.buf, p[:c]...)
+		p = p[c:]
+		if len(w.buf) == cap(w.buf) {
+			if w.full == nil {
+				w.full, w.done = make(chan []byte, 1), make(chan struct{})
+				go w.drain()
+			}
+			w.full <- w.buf
+			w.buf = nil
+		}
+	}
+	return n, nil
+}
+
+// drain writes full buffers in order until the channel closes. After an
+// error it keeps receiving (and dropping) so the sender never blocks.
+func (w *localWriter) drain() {
+	defer close(w.done)
+	for b := range w.full {
+		if w.err == nil {
+			w.err = w.writeOut(b)
+		}
+		bufPool.Put(b[:0])
+	}
+}
+
+func (w *localWriter) writeOut(b []byte) error {
+	n, err := w.f.Write(b)
+	w.md5.Write(b[:n])
 	w.size += int64(n)
-	return n, err
+	if w.size-w.synced >= writebackWindow {
+		writeback(w.f, w.prev, w.synced-w.prev, w.synced, w.size-w.synced)
+		w.prev, w.synced = w.synced, w.size
+	}
+	return err
+}
+
+// flush hands the last buffer over, stops the goroutine and reports the
+// first write error.
+func (w *localWriter) flush() error {
+	if w.full != nil {
+		close(w.full)
+		<-w.done
+		w.full = nil
+	}
+	if w.err == nil && w.buf != nil {
+		w.err = w.writeOut(w.buf)
+	}
+	if w.buf != nil {
+		bufPool.Put(w.buf[:0])
+		w.buf = nil
+	}
+	return w.err
 }
 
 // SetETag overrides the computed ETag (multipart uploads).
@@ -235,6 +321,10 @@ func (w *localWriter) Commit(ctx context.Context) (*Object, error) {
 		return nil, errors.New("objstore: upload already finished")
 	}
 	w.closed = true
+	if err := w.flush(); err != nil {
+		w.abort()
+		return nil, err
+	}
 	if err := w.f.Sync(); err != nil {
 		w.abort()
 		return nil, err
@@ -265,6 +355,7 @@ func (w *localWriter) Commit(ctx context.Context) (*Object, error) {
 }
 
 func (w *localWriter) abort() {
+	_ = w.flush()
 	_ = w.f.Close()
 	_ = os.Remove(w.f.Name())
 }
