@@ -80,7 +80,11 @@ type Options struct {
 	ReclaimOnStart bool
 	// Poll bounds how long the dispatcher sleeps without a wake-up.
 	Poll time.Duration
-	Now  func() time.Time
+	// Workers bounds how many handlers run at once (default 16). Handlers
+	// do real I/O (Lambda calls, copies), so one slow item must not hold
+	// up the others.
+	Workers int
+	Now     func() time.Time
 }
 
 // Engine dispatches due items to their handlers.
@@ -94,6 +98,11 @@ type Engine struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	cancel   context.CancelFunc
+
+	mu       sync.Mutex
+	inflight map[string]Item // claimed items whose handlers run now
+	freed    chan struct{}   // a handler finished
+	wg       sync.WaitGroup
 }
 
 // New returns an engine over st. Register handlers, then Start.
@@ -107,11 +116,14 @@ func New(st store.Store, log *slog.Logger, opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Workers <= 0 {
+		opts.Workers = 16
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{st: st, log: log, opts: opts, worker: newWorkerID(), handlers: map[string]Handler{},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), inflight: map[string]Item{}, freed: make(chan struct{}, 1)}
 }
 
 // Register sets the handler for an item type.
@@ -134,10 +146,11 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	ctx, e.cancel = context.WithCancel(ctx)
 	go e.loop(ctx)
+	go e.renew(ctx)
 	return nil
 }
 
-// Stop ends the dispatcher and waits for the item in hand to finish.
+// Stop ends the dispatcher and waits for the items in hand to finish.
 func (e *Engine) Stop() {
 	e.stopOnce.Do(func() {
 		if e.cancel == nil {
@@ -183,19 +196,29 @@ func (e *Engine) reclaimAll(ctx context.Context) error {
 
 func (e *Engine) loop(ctx context.Context) {
 	defer close(e.done)
+	defer e.wg.Wait()
 	for {
-		n, next, err := e.runOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			e.log.Error("engine: dispatch failed", "error", err)
+		free := e.opts.Workers - e.running()
+		var n int
+		var next time.Time
+		if free > 0 {
+			claimed, nx, err := e.claim(ctx, min(free, batch))
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("engine: dispatch failed", "error", err)
+			}
+			n, next = len(claimed), nx
+			for _, it := range claimed {
+				e.start(ctx, it)
+			}
 		}
 		if ctx.Err() != nil {
 			return
 		}
-		if n > 0 {
-			continue
+		if n > 0 && n == free {
+			continue // there may be more due work for the free slots
 		}
 		wait := e.opts.Poll
-		if !next.IsZero() {
+		if !next.IsZero() && free > n {
 			if d := next.Sub(e.opts.Now()); d < wait {
 				wait = d
 			}
@@ -209,21 +232,104 @@ func (e *Engine) loop(ctx context.Context) {
 			t.Stop()
 			return
 		case <-e.wake:
+		case <-e.freed:
 		case <-t.C:
 		}
 		t.Stop()
 	}
 }
 
+func (e *Engine) running() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.inflight)
+}
+
+// start runs an item's handler on its own goroutine; the dispatcher never
+// waits for one.
+func (e *Engine) start(ctx context.Context, it Item) {
+	// An item replaced while its handler runs may be claimed again under
+	// the same ID, so the attempt is part of the key.
+	key := fmt.Sprintf("%s#%d", it.ID, it.Attempt)
+	e.mu.Lock()
+	e.inflight[key] = it
+	e.mu.Unlock()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.handle(ctx, it)
+		e.mu.Lock()
+		delete(e.inflight, key)
+		e.mu.Unlock()
+		select {
+		case e.freed <- struct{}{}:
+		default:
+		}
+	}()
+}
+
+// renew extends the leases of the items in hand, so a handler that runs
+// longer than a lease (a large copy, a slow endpoint) keeps its item.
+func (e *Engine) renew(ctx context.Context) {
+	t := time.NewTicker(e.opts.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.mu.Lock()
+		held := make([]Item, 0, len(e.inflight))
+		for _, it := range e.inflight {
+			held = append(held, it)
+		}
+		e.mu.Unlock()
+		if len(held) == 0 {
+			continue
+		}
+		due := e.opts.Now().Add(e.opts.Lease)
+		err := e.st.Update(ctx, func(tx store.Tx) error {
+			for _, it := range held {
+				rec, err := tx.Get(queueScope, kindItem, it.ID)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				} else if err != nil {
+					return err
+				}
+				var cur Item
+				if err := json.Unmarshal(rec.Body, &cur); err != nil {
+					return err
+				}
+				if cur.Lease != e.worker || cur.Attempt != it.Attempt {
+					continue
+				}
+				cur.Due = due
+				b, err := json.Marshal(cur)
+				if err != nil {
+					return err
+				}
+				rec.Body, rec.SortKey, rec.Updated = b, sortKey(due, cur.ID), e.opts.Now()
+				if err := tx.Update(rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("engine: lease renewal failed", "error", err)
+		}
+	}
+}
+
 // batch bounds how many items one claim takes.
 const batch = 64
 
-// RunOnce claims the due items and handles them. It returns how many it
-// handled and when the next item is due. Tests may drive the engine with it.
-func (e *Engine) RunOnce(ctx context.Context) (int, time.Time, error) { return e.runOnce(ctx) }
-
-func (e *Engine) runOnce(ctx context.Context) (int, time.Time, error) {
-	claimed, next, err := e.claim(ctx)
+// RunOnce claims the due items and handles them one after another. It
+// returns how many it handled and when the next item is due. Tests may
+// drive the engine with it instead of Start.
+func (e *Engine) RunOnce(ctx context.Context) (int, time.Time, error) {
+	claimed, next, err := e.claim(ctx, batch)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
@@ -236,13 +342,13 @@ func (e *Engine) runOnce(ctx context.Context) (int, time.Time, error) {
 	return len(claimed), next, nil
 }
 
-func (e *Engine) claim(ctx context.Context) ([]Item, time.Time, error) {
+func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error) {
 	now := e.opts.Now()
 	var claimed []Item
 	var next time.Time
 	err := e.st.Update(ctx, func(tx store.Tx) error {
 		claimed, next = nil, time.Time{}
-		recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, Limit: batch + 1})
+		recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, Limit: limit + 1})
 		if err != nil {
 			return err
 		}
@@ -251,7 +357,7 @@ func (e *Engine) claim(ctx context.Context) ([]Item, time.Time, error) {
 			if err := json.Unmarshal(r.Body, &it); err != nil {
 				return err
 			}
-			if it.Due.After(now) || len(claimed) == batch {
+			if it.Due.After(now) || len(claimed) == limit {
 				next = it.Due
 				break
 			}

@@ -95,7 +95,7 @@ func TestExpiredLeaseIsReclaimedOnce(t *testing.T) {
 	}
 	crashed := New(st, nil, Options{Now: clock, Lease: 10 * time.Second})
 	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now})
-	claimed, _, err := crashed.claim(context.Background()) // claims, then "dies"
+	claimed, _, err := crashed.claim(context.Background(), batch) // claims, then "dies"
 	if err != nil || len(claimed) != 1 {
 		t.Fatal(claimed, err)
 	}
@@ -123,7 +123,7 @@ func TestReclaimOnStart(t *testing.T) {
 	clock := func() time.Time { return now }
 	first := New(st, nil, Options{Now: clock})
 	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now})
-	if claimed, _, _ := first.claim(context.Background()); len(claimed) != 1 {
+	if claimed, _, _ := first.claim(context.Background(), batch); len(claimed) != 1 {
 		t.Fatal("not claimed")
 	}
 	var ran atomic.Bool
@@ -135,5 +135,75 @@ func TestReclaimOnStart(t *testing.T) {
 	second.RunOnce(context.Background())
 	if !ran.Load() {
 		t.Fatal("the item of a dead process was not reclaimed at start")
+	}
+}
+
+// TestSlowHandlerDoesNotHoldUpOthers blocks one handler until every other
+// item has been handled: with handlers run one at a time it would never
+// finish.
+func TestSlowHandlerDoesNotHoldUpOthers(t *testing.T) {
+	t.Parallel()
+	st := memStore(t)
+	e := New(st, nil, Options{Workers: 4, Poll: 10 * time.Millisecond})
+	const others = 20
+	var handled atomic.Int32
+	release := make(chan struct{})
+	e.Register("slow", func(ctx context.Context, it Item) (func(store.Tx) error, error) {
+		select {
+		case <-release:
+		case <-time.After(10 * time.Second):
+			return nil, errors.New("the others never ran")
+		}
+		handled.Add(1)
+		return nil, nil
+	})
+	e.Register("quick", func(ctx context.Context, it Item) (func(store.Tx) error, error) {
+		if handled.Add(1) == others {
+			close(release)
+		}
+		return nil, nil
+	})
+	now := time.Now()
+	enqueue(t, st, Item{ID: "slow", Type: "slow", Scope: scope, Due: now.Add(-time.Second)})
+	for i := range others {
+		enqueue(t, st, Item{ID: "q" + string(rune('a'+i)), Type: "quick", Scope: scope, Due: now})
+	}
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	deadline := time.Now().Add(15 * time.Second)
+	for handled.Load() < others+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("handled %d of %d", handled.Load(), others+1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLongHandlerKeepsItsLease runs a handler for several leases: renewal
+// keeps the item from being claimed again, so it runs once.
+func TestLongHandlerKeepsItsLease(t *testing.T) {
+	t.Parallel()
+	st := memStore(t)
+	e := New(st, nil, Options{Lease: 150 * time.Millisecond, Poll: 10 * time.Millisecond})
+	var runs, commits atomic.Int32
+	e.Register("long", func(ctx context.Context, it Item) (func(store.Tx) error, error) {
+		runs.Add(1)
+		time.Sleep(600 * time.Millisecond)
+		return func(store.Tx) error { commits.Add(1); return nil }, nil
+	})
+	enqueue(t, st, Item{ID: "long", Type: "long", Scope: scope, Due: time.Now()})
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for commits.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a second claim would have started by now
+	e.Stop()
+	if runs.Load() != 1 || commits.Load() != 1 {
+		t.Fatalf("ran %d times, committed %d times; want once", runs.Load(), commits.Load())
 	}
 }
