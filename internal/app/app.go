@@ -54,6 +54,7 @@ type App struct {
 	store    store.Store
 	engine   *engine.Engine
 	sftp     *sftpd.Supervisor
+	tf       *transfer.Service
 	objects  *objstore.Local
 	efsDir   string
 	tmpDir   string // --in-memory: the files behind buckets, removed at shutdown
@@ -101,6 +102,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ibSvc := awsproto.NewService("imagebuilder")
 	ibhttp.Register(ibSvc, ib)
 	a := &App{cfg: cfg, log: log, store: st, engine: eng}
+
 	if err := a.openFiles(ctx); err != nil {
 		st.Close()
 		return nil, err
@@ -121,7 +123,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 		files = remote
 	}
+	tf.Objects, tf.EFSDir, tf.PGPKeys = files, a.efsDir, cfg.PGPKeys
+	a.tf = tf
+	tf.RegisterEngine(eng)
 	a.sftp = sftpd.New(tf, files, a.efsDir, cfg.sftpBind(), log)
+	a.sftp.Hooks = uploadHook{tf: tf, log: log}
 	tf.PortFree = a.sftp.PortFree
 	tf.OnServerChange = a.sftp.Changed
 	tfSvc := awsproto.NewService("transfer")
@@ -142,6 +148,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/health", a.health)
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
+	mux.HandleFunc("GET /_slipway/transfer/invocations", a.invocations)
+	mux.HandleFunc("GET /_slipway/transfer/logs", a.transferLogs)
 	api := awsproto.NewServer(verifier, log, ibSvc, tfSvc)
 	var s3 http.Handler = s3api.New(a.objects, verifier, log)
 	if cfg.S3Endpoint != "" {

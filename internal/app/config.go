@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/lambda"
 	"github.com/slipway-dev/slipway/internal/sigv4"
+	"github.com/slipway-dev/slipway/internal/transfer"
 )
 
 // Config is how a Slipway process is set up.
@@ -41,6 +43,9 @@ type Config struct {
 	// Outbound signs Slipway's own calls (Lambda, API Gateway); test/test
 	// when unset.
 	Outbound *aws.Credentials
+	// PGPKeys are the keys Transfer DECRYPT steps use (the --config
+	// file's pgpKeys section).
+	PGPKeys *transfer.KeySource
 }
 
 func (c *Config) sftpBind() string {
@@ -83,6 +88,10 @@ type fileConfig struct {
 		SecretAccessKey string                   `json:"secretAccessKey"`
 		Functions       map[string]lambda.Target `json:"functions"`
 	} `json:"lambda"`
+	// PGPKeys stands in for Secrets Manager: DECRYPT keys by secret name
+	// (aws/transfer/<server-id>/<user> or .../@pgp-default), inline or
+	// as files under a directory.
+	PGPKeys *transfer.KeySource `json:"pgpKeys"`
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -113,5 +122,12 @@ func (c *Config) LoadFile(path string) error {
 		c.Outbound = &aws.Credentials{AccessKeyID: fc.Lambda.AccessKeyID, SecretAccessKey: fc.Lambda.SecretAccessKey, Source: "slipway-config"}
 	}
 	c.LambdaFunctions = fc.Lambda.Functions
+	if k := fc.PGPKeys; k != nil {
+		if k.Dir != "" && !filepath.IsAbs(k.Dir) {
+			// A relative directory is relative to the config file.
+			k.Dir = filepath.Join(filepath.Dir(path), k.Dir)
+		}
+		c.PGPKeys = k
+	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/store"
@@ -99,6 +100,7 @@ type Engine struct {
 	stopOnce sync.Once
 	cancel   context.CancelFunc
 
+	claims   atomic.Int64
 	mu       sync.Mutex
 	inflight map[string]Item // claimed items whose handlers run now
 	freed    chan struct{}   // a handler finished
@@ -249,8 +251,8 @@ func (e *Engine) running() int {
 // waits for one.
 func (e *Engine) start(ctx context.Context, it Item) {
 	// An item replaced while its handler runs may be claimed again under
-	// the same ID, so the attempt is part of the key.
-	key := fmt.Sprintf("%s#%d", it.ID, it.Attempt)
+	// the same ID, so the in-hand set is keyed by lease.
+	key := it.Lease
 	e.mu.Lock()
 	e.inflight[key] = it
 	e.mu.Unlock()
@@ -301,7 +303,7 @@ func (e *Engine) renew(ctx context.Context) {
 				if err := json.Unmarshal(rec.Body, &cur); err != nil {
 					return err
 				}
-				if cur.Lease != e.worker || cur.Attempt != it.Attempt {
+				if cur.Lease != it.Lease {
 					continue
 				}
 				cur.Due = due
@@ -362,7 +364,10 @@ func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error
 				break
 			}
 			it.Attempt++
-			it.Lease = e.worker
+			// Each claim gets its own lease name: an item replaced while
+			// its handler runs (same ID, attempt counted afresh) must not
+			// look like the claim that handler holds.
+			it.Lease = fmt.Sprintf("%s.%d", e.worker, e.claims.Add(1))
 			it.Due = now.Add(e.opts.Lease)
 			b, err := json.Marshal(it)
 			if err != nil {
@@ -404,7 +409,7 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 		if err := json.Unmarshal(rec.Body, &cur); err != nil {
 			return err
 		}
-		if cur.Lease != e.worker || cur.Attempt != it.Attempt {
+		if cur.Lease != it.Lease {
 			return errStale // replaced, or reclaimed by another worker
 		}
 		if err := tx.Delete(queueScope, kindItem, it.ID); err != nil {
@@ -444,7 +449,7 @@ func (e *Engine) release(ctx context.Context, it Item, delay time.Duration) {
 		if err := json.Unmarshal(rec.Body, &cur); err != nil {
 			return err
 		}
-		if cur.Lease != e.worker || cur.Attempt != it.Attempt {
+		if cur.Lease != it.Lease {
 			return nil
 		}
 		cur.Due = e.opts.Now().Add(delay)

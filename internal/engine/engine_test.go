@@ -207,3 +207,33 @@ func TestLongHandlerKeepsItsLease(t *testing.T) {
 		t.Fatalf("ran %d times, committed %d times; want once", runs.Load(), commits.Load())
 	}
 }
+
+// TestReplacedItemClaimedAgainKeepsItsCommit replaces an item while its
+// handler runs and lets the same engine claim the replacement before the
+// first handler commits: the first commit is stale, and the replacement's
+// commit still applies.
+func TestReplacedItemClaimedAgainKeepsItsCommit(t *testing.T) {
+	t.Parallel()
+	st := memStore(t)
+	now := time.Unix(1000, 0)
+	e := New(st, nil, Options{Now: func() time.Time { return now }})
+	var committed []string
+	e.Register("t", func(_ context.Context, it Item) (func(store.Tx) error, error) {
+		return func(store.Tx) error { committed = append(committed, string(it.Payload)); return nil }, nil
+	})
+	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now, Payload: []byte(`"old"`)})
+	first, _, err := e.claim(context.Background(), batch)
+	if err != nil || len(first) != 1 {
+		t.Fatal(first, err)
+	}
+	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now, Payload: []byte(`"new"`)}) // a signal replaces it
+	second, _, err := e.claim(context.Background(), batch)
+	if err != nil || len(second) != 1 || second[0].Attempt != first[0].Attempt {
+		t.Fatal(second, err)
+	}
+	e.handle(context.Background(), first[0])
+	e.handle(context.Background(), second[0])
+	if len(committed) != 1 || committed[0] != `"new"` {
+		t.Fatalf("committed %v", committed)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/ids"
 	"github.com/slipway-dev/slipway/internal/lambda"
+	"github.com/slipway-dev/slipway/internal/objstore"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -30,8 +31,16 @@ type Service struct {
 	// OnServerChange, when set, hears that a server was created, started,
 	// stopped, updated or deleted (after the change committed).
 	OnServerChange func(scope store.Scope, serverID string)
-	// Lambda calls custom identity providers (and, later, CUSTOM steps).
+	// Lambda calls custom identity providers and CUSTOM steps.
 	Lambda *lambda.Client
+	// Objects holds the S3-domain files workflow steps work on; EFSDir is
+	// where EFS file systems live (one directory each).
+	Objects objstore.Store
+	EFSDir  string
+	// PGPKeys are the private keys DECRYPT steps use.
+	PGPKeys *KeySource
+
+	wake func() // wakes the engine after a transaction queued work
 }
 
 // New returns the service. now may be nil.

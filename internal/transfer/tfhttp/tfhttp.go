@@ -21,6 +21,7 @@ func Register(svc *awsproto.Service, tf *transfer.Service) {
 	svc.Register("ListTagsForResource", awsproto.Handle(h.listTagsForResource))
 	registerServers(svc, h)
 	registerUsers(svc, h)
+	registerExecutions(svc, h)
 }
 
 type handlers struct {

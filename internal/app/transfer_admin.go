@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slipway-dev/slipway/internal/sftpd"
+	"github.com/slipway-dev/slipway/internal/store"
+	"github.com/slipway-dev/slipway/internal/transfer"
+)
+
+// uploadHook starts workflows from SFTP uploads.
+type uploadHook struct {
+	tf  *transfer.Service
+	log *slog.Logger
+}
+
+// Uploaded implements sftpd.Hooks.
+func (h uploadHook) Uploaded(u sftpd.Upload) {
+	f := transfer.File{Domain: transfer.DomainS3}
+	if u.Object != nil {
+		f.Bucket, f.Key, f.ETag = u.Object.Bucket, u.Object.Key, strings.Trim(u.Object.ETag, `"`)
+	} else {
+		fsID, p, _ := strings.Cut(strings.TrimPrefix(u.EFSPath, "/"), "/")
+		f = transfer.File{Domain: transfer.DomainEFS, FileSystemID: fsID, Path: "/" + p}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := h.tf.Uploaded(ctx, transfer.Upload{Scope: u.Scope, ServerID: u.ServerID, UserName: u.UserName, SessionID: u.SessionID, Partial: u.Partial, File: f})
+	if err != nil {
+		// AWS logs this line when a workflow cannot start.
+		h.log.Error("Service failure on starting workflow", "server", u.ServerID, "user", u.UserName, "error", err)
+	}
+}
+
+// invocations lists the CUSTOM steps waiting for SendWorkflowStepState, with
+// their Lambda events and tokens.
+func (a *App) invocations(w http.ResponseWriter, r *http.Request) {
+	inv, err := a.tf.Invocations(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"invocations": inv})
+}
+
+// transferLogs serves a server's workflow log group:
+// ?serverId=s-...&region=us-east-1&account=000000000000&after=<next>&limit=N.
+func (a *App) transferLogs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	server := q.Get("serverId")
+	if server == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "serverId is required"})
+		return
+	}
+	scope := store.Scope{Account: q.Get("account"), Region: q.Get("region")}
+	if scope.Account == "" {
+		scope.Account = DefaultAccount
+	}
+	if scope.Region == "" {
+		scope.Region = "us-east-1"
+	}
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	events, next, err := a.tf.LogEvents(r.Context(), scope, transfer.LogGroup(server), q.Get("after"), limit)
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	if events == nil {
+		events = []transfer.LogEvent{}
+	}
+	out := map[string]any{"logGroupName": transfer.LogGroup(server), "events": events}
+	if next != "" {
+		out["next"] = next
+	}
+	writeJSON(w, http.StatusOK, out)
+}
