@@ -15,7 +15,7 @@ import (
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("SLIPWAY_TEST_CHILD"); dir != "" {
 		delay, _ := time.ParseDuration(os.Getenv("SLIPWAY_TEST_STEP_DELAY"))
-		a, err := New(context.Background(), Config{DataDir: dir, StepDelay: delay}, nil)
+		a, err := New(context.Background(), Config{DataDir: dir, StepDelay: delay, LambdaEndpoint: os.Getenv("SLIPWAY_TEST_LAMBDA")}, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
