@@ -672,3 +672,126 @@ func TestExecutionThrottling(t *testing.T) {
 		}
 	}
 }
+
+// TestWorkflowOnEFS runs steps on an EFS server: DECRYPT to another EFS
+// path (key from an inline @pgp-default secret without passphrase), DELETE
+// of the upload, then TAG, which EFS cannot do (BAD_REQUEST), and an
+// exception COPY, which is S3 only.
+func TestWorkflowOnEFS(t *testing.T) {
+	t.Parallel()
+	const plain = "efs payload\n"
+	private, enc := gpgEncrypt(t, "", plain)
+	dir := t.TempDir()
+	keys := &transfer.KeySource{Secrets: map[string]transfer.PGPSecret{}}
+	s := startApp(t, mustNew(t, Config{DataDir: dir, PGPKeys: keys}))
+	c := s.tf(opts("us-east-1"))
+	const fsID = "fs-0123456789abcdef0"
+	wf := createWorkflow(t, c, []tftypes.WorkflowStep{
+		{Type: tftypes.WorkflowStepTypeDecrypt, DecryptStepDetails: &tftypes.DecryptStepDetails{Name: aws.String("open"), Type: tftypes.EncryptionTypePgp,
+			DestinationFileLocation: &tftypes.InputFileLocation{EfsFileLocation: &tftypes.EfsFileLocation{FileSystemId: aws.String(fsID), Path: aws.String("/plain/${transfer:UserName}/")}}}},
+		{Type: tftypes.WorkflowStepTypeDelete, DeleteStepDetails: &tftypes.DeleteStepDetails{Name: aws.String("drop"), SourceFileLocation: aws.String("${original.file}")}},
+		tagStep("label", "k", "v"),
+	}, []tftypes.WorkflowStep{copyStep("to-s3", "${previous.file}", "nowhere", "x/")})
+	id, key := sftpUser(t, c, &tf.CreateServerInput{Domain: tftypes.DomainEfs, WorkflowDetails: onUpload(wf)},
+		&tf.CreateUserInput{UserName: aws.String("bob"), HomeDirectory: aws.String("/" + fsID + "/home/bob"),
+			PosixProfile: &tftypes.PosixProfile{Uid: aws.Int64(4242), Gid: aws.Int64(4343)}})
+	keys.Secrets["aws/transfer/"+id+"/@pgp-default"] = transfer.PGPSecret{PGPPrivateKey: private}
+	cl, err := dialSFTP(t, id, "bob", ssh.PublicKeys(key.signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.MkdirAll("/" + fsID + "/home/bob"); err != nil {
+		t.Fatal(err)
+	}
+	f, err := cl.Create("/" + fsID + "/home/bob/secret.txt.gpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(enc)
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var entries []logEntry
+	waitFor(t, "the execution to end", func() bool {
+		entries = workflowLogs(t, s, id)
+		return countType(entries, "ExecutionErrored") == 1
+	})
+	var got []string
+	for _, e := range entries {
+		switch e.Type {
+		case "StepCompleted":
+			got = append(got, fmt.Sprint(e.Details["stepType"], " ok"))
+		case "StepErrored":
+			got = append(got, fmt.Sprint(e.Details["stepType"], " ", e.Details["errorType"], " ", e.Details["errorMessage"]))
+		}
+	}
+	want := []string{"DECRYPT ok", "DELETE ok", "TAG BAD_REQUEST Cannot tag Efs file"}
+	if len(got) != 4 || strings.Join(got[:3], "|") != strings.Join(want, "|") || !strings.HasPrefix(got[3], "COPY BAD_REQUEST") {
+		t.Fatalf("steps %q", got)
+	}
+	started := entries[0].Details["input"].(map[string]any)["initialFileLocation"].(map[string]any)
+	if started["fileSystemId"] != fsID || started["path"] != "/home/bob/secret.txt.gpg" {
+		t.Fatalf("initial file %v", started)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "efs", fsID, "plain", "bob", "secret.txt"))
+	if err != nil || string(b) != plain {
+		t.Fatalf("decrypted file %q %v", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "efs", fsID, "home", "bob", "secret.txt.gpg")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the upload was not deleted: %v", err)
+	}
+}
+
+// TestSlowLambdaHoldsUpNothing keeps one Lambda endpoint from answering
+// while another server's COPY workflow runs: the copy finishes first.
+func TestSlowLambdaHoldsUpNothing(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go func() { _ = slow.Serve(ln) }()
+	t.Cleanup(func() { close(release); slow.Close() })
+	s := startApp(t, mustNew(t, Config{InMemory: true, LambdaEndpoint: "http://" + ln.Addr().String()}))
+	c := s.tf(opts("us-east-1"))
+	s3c := s.s3(opts("us-east-1"))
+	createBucket(t, s3c, "drop")
+	gated := createWorkflow(t, c, []tftypes.WorkflowStep{customStep("stuck", 60)}, nil)
+	quick := createWorkflow(t, c, []tftypes.WorkflowStep{copyStep("copy", "${previous.file}", "drop", "copied/")}, nil)
+	slowID, slowKey := sftpUser(t, c, &tf.CreateServerInput{WorkflowDetails: onUpload(gated)},
+		&tf.CreateUserInput{UserName: aws.String("slowpoke"), HomeDirectory: aws.String("/drop/slow")})
+	quickID, quickKey := sftpUser(t, c, &tf.CreateServerInput{WorkflowDetails: onUpload(quick)},
+		&tf.CreateUserInput{UserName: aws.String("speedy"), HomeDirectory: aws.String("/drop/quick")})
+	put := func(id, user string, key userKey, n int) {
+		cl, err := dialSFTP(t, id, user, ssh.PublicKeys(key.signer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			f, _ := cl.Create(fmt.Sprintf("f%d.txt", i))
+			f.Write([]byte("x"))
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(slowID, "slowpoke", slowKey, 3) // three invocations that hang
+	put(quickID, "speedy", quickKey, 1)
+	waitFor(t, "the quick copy while the Lambda hangs", func() bool {
+		_, err := s3c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("drop"), Key: aws.String("copied/f0.txt")})
+		return err == nil
+	})
+	select {
+	case <-release:
+		t.Fatal("the slow endpoint was released early")
+	default:
+	}
+}

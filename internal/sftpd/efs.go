@@ -3,6 +3,9 @@ package sftpd
 import (
 	"io"
 	"os"
+	"path"
+	"path/filepath"
+	"strings"
 
 	"github.com/pkg/sftp"
 )
@@ -57,7 +60,9 @@ func (f *efsFile) Close() error {
 	}
 	fi, err := f.l.root.Stat(f.l.rel)
 	if err == nil {
-		f.v.uploaded(nil, f.l.root.Name()+"/"+f.l.rel, fi.Size(), f.partial)
+		// Hooks see /<fs-id>/<path>, not where the file system lives here.
+		p := path.Join("/", filepath.ToSlash(strings.TrimPrefix(f.l.root.Name(), f.v.sup.efsDir)), f.l.rel)
+		f.v.uploaded(nil, p, fi.Size(), f.partial)
 	}
 	return nil
 }
