@@ -188,7 +188,7 @@ func (s *Service) Uploaded(ctx context.Context, u Upload) error {
 			return err
 		}
 		ex.PosixProfile = user.PosixProfile
-		ok, err := takeToken(tx, u.Scope, w.WorkflowID, now)
+		ok, err := takeToken(tx, u.Scope, w.WorkflowID, s.ExecutionBurst, s.ExecutionRate, now)
 		if err != nil {
 			return err
 		}
@@ -218,13 +218,6 @@ func (s *Service) Uploaded(ctx context.Context, u Upload) error {
 	return err
 }
 
-// Rate limit of new executions per workflow: a bucket of 100 tokens that
-// refills one a second.
-const (
-	rateBurst     = 100
-	ratePerSecond = 1.0
-)
-
 type rateState struct {
 	Tokens float64 `json:"tokens"`
 	At     int64   `json:"at"` // unix milliseconds
@@ -232,18 +225,18 @@ type rateState struct {
 
 // takeToken takes one token of the workflow's bucket, kept in the store so
 // restarts (and replicas) share it.
-func takeToken(tx store.Tx, scope store.Scope, workflowID string, now time.Time) (bool, error) {
+func takeToken(tx store.Tx, scope store.Scope, workflowID string, burst, rate float64, now time.Time) (bool, error) {
 	var st rateState
 	rec, err := getRecord(tx, scope, kindRate, workflowID, &st, func() error { return store.ErrNotFound })
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		st = rateState{Tokens: rateBurst, At: now.UnixMilli()}
+		st = rateState{Tokens: burst, At: now.UnixMilli()}
 		rec = nil
 	case err != nil:
 		return false, err
 	default:
 		elapsed := float64(now.UnixMilli()-st.At) / 1000
-		st.Tokens = min(rateBurst, st.Tokens+max(0, elapsed)*ratePerSecond)
+		st.Tokens = min(burst, st.Tokens+max(0, elapsed)*rate)
 		st.At = now.UnixMilli()
 	}
 	ok := st.Tokens >= 1

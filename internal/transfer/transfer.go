@@ -25,6 +25,10 @@ type Service struct {
 	// WorkflowQuota is the number of workflows an account may have in a
 	// region (AWS: 10).
 	WorkflowQuota int
+	// ExecutionBurst and ExecutionRate are the token bucket new executions
+	// of one workflow pass (AWS: 100, refilled 1 per second). Benchmarks
+	// raise them.
+	ExecutionBurst, ExecutionRate float64
 	// PortFree, when set, reports whether a port can be listened on; new
 	// server IDs only name free ports.
 	PortFree func(port int) bool
@@ -48,7 +52,7 @@ func New(st store.Store, tokens *pagetoken.Codec, now func() time.Time) *Service
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: st, tokens: tokens, now: now, WorkflowQuota: 10}
+	return &Service{store: st, tokens: tokens, now: now, WorkflowQuota: 10, ExecutionBurst: 100, ExecutionRate: 1}
 }
 
 // newID returns prefix followed by 17 random lowercase hex digits, the form
