@@ -26,7 +26,7 @@ start() {
 
 start
 python3 scripts/smoke_boto3.py "$url"
-passed=2 # smoke_boto3.py's transfer and image build sections; set -e stops at a failure
+passed=3 # smoke_boto3.py's imagebuilder, transfer and image build sections; set -e stops at a failure
 server=$(python3 scripts/smoke_sftp.py "$url" "$work")
 echo "transfer sftp (boto3 + sftp): ok"
 passed=$((passed + 1))

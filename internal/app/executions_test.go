@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -616,7 +617,24 @@ func TestPartialUploadAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := waitInvocation(t, s, "whole.txt")
+
+	// Another server's CUSTOM step times out while Slipway is down: the
+	// timeout fires once, on start.
+	brief := createWorkflow(t, c, []tftypes.WorkflowStep{customStep("brief", 1)}, []tftypes.WorkflowStep{tagStep("late", "timed-out", "yes")})
+	briefID, briefKey := sftpUser(t, c, &tf.CreateServerInput{WorkflowDetails: onUpload(brief)},
+		&tf.CreateUserInput{UserName: aws.String("erin"), HomeDirectory: aws.String("/drop/brief")})
+	cl3, err := dialSFTP(t, briefID, "erin", ssh.PublicKeys(briefKey.signer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := cl3.Create("/drop/brief/t.txt")
+	h.Write([]byte("t"))
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitInvocation(t, s, "brief/t.txt")
 	s.stop(t)
+	time.Sleep(1500 * time.Millisecond) // the deadline passes while nothing runs
 	s = startApp(t, mustNew(t, Config{DataDir: dir}))
 	c = s.tf(opts("us-east-1"))
 	s3c = s.s3(opts("us-east-1"))
@@ -632,6 +650,11 @@ func TestPartialUploadAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the tag after the callback", func() bool { return objectTags(t, s3c, "drop", "whole.txt")["released"] == "true" })
+	waitFor(t, "the timeout that came due while down", func() bool { return objectTags(t, s3c, "drop", "brief/t.txt")["timed-out"] == "yes" })
+	entries := workflowLogs(t, s, briefID)
+	if countType(entries, "StepErrored") != 1 || countType(entries, "ExecutionErrored") != 1 {
+		t.Fatalf("brief server's log %+v", entries)
+	}
 }
 
 // TestExecutionThrottling uploads more files than the token bucket holds:
@@ -671,6 +694,31 @@ func TestExecutionThrottling(t *testing.T) {
 			t.Fatalf("throttled entry %+v", e)
 		}
 	}
+	// The waiting executions page through ListExecutions, oldest first.
+	var seen []string
+	var token *string
+	for pages := 0; ; pages++ {
+		out, err := c.ListExecutions(context.Background(), &tf.ListExecutionsInput{WorkflowId: aws.String(wf), MaxResults: aws.Int32(30), NextToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.Executions) > 30 || aws.ToString(out.WorkflowId) != wf {
+			t.Fatalf("page of %d", len(out.Executions))
+		}
+		for _, e := range out.Executions {
+			seen = append(seen, aws.ToString(e.InitialFileLocation.S3FileLocation.Key))
+		}
+		if token = out.NextToken; token == nil {
+			break
+		}
+	}
+	if len(seen) != started || seen[0] != "f000" || !sort.StringsAreSorted(seen) {
+		t.Fatalf("listed %d of %d: %v", len(seen), started, seen)
+	}
+	_, err = c.ListExecutions(context.Background(), &tf.ListExecutionsInput{WorkflowId: aws.String(wf), NextToken: aws.String("forged")})
+	apiError(t, err, "InvalidNextTokenException")
+	_, err = c.ListExecutions(context.Background(), &tf.ListExecutionsInput{WorkflowId: aws.String("w-00000000000000000")})
+	apiError(t, err, "ResourceNotFoundException")
 }
 
 // TestWorkflowOnEFS runs steps on an EFS server: DECRYPT to another EFS
