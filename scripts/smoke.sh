@@ -67,7 +67,7 @@ $aws s3 cp s3://smoke-drop/in/hello.txt - | grep -qx "hello over sftp"
 [ "$($aws s3api get-object-tagging --bucket smoke-drop --key in/hello.txt --query 'TagSet[0].Value' --output text)" = boto3 ]
 port=${server##*[a-f]}
 printf 'get hello.txt again.txt\n' >"$work/batch2"
-(cd "$work" && sftp -b batch2 -i id_smoke -P "$port" -o StrictHostKeyChecking=yes -o UserKnownHostsFile=known_hosts \
+(cd "$work" && sftp -b batch2 -i id_smoke -P "$port" -o StrictHostKeyChecking=yes -o UserKnownHostsFile=known_hosts-smoker \
   -o BatchMode=yes smoker@127.0.0.1 >/dev/null)
 grep -qx "hello over sftp" "$work/again.txt"
 echo "aws cli: ok"

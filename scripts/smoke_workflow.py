@@ -7,17 +7,14 @@ its event is read from /_slipway/transfer/invocations), answers it with
 send_workflow_step_state, and sees the copy with boto3's s3 client."""
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.request
 
-import boto3
+from smokeutil import clients, new_key, sftp_batch
 
 url, work = sys.argv[1], sys.argv[2]
-kw = dict(endpoint_url=url, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test")
-tf = boto3.client("transfer", **kw)
-s3 = boto3.client("s3", **kw)
+tf, s3 = clients(url)
 
 s3.create_bucket(Bucket="smoke-flow")
 wid = tf.create_workflow(
@@ -30,19 +27,12 @@ wid = tf.create_workflow(
     ])["WorkflowId"]
 server = tf.create_server(WorkflowDetails={"OnUpload": [{"WorkflowId": wid, "ExecutionRole": "arn:aws:iam::000000000000:role/wf"}]})["ServerId"]
 tf.get_waiter("server_online").wait(ServerId=server, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
-key = os.path.join(work, "id_flow")
-subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+key = new_key(work, "id_flow")
 tf.create_user(ServerId=server, UserName="flowuser", Role="arn:aws:iam::000000000000:role/smoke",
                HomeDirectory="/smoke-flow/in", SshPublicKeyBody=open(key + ".pub").read())
-port = int(server[len(server.rstrip("0123456789")):])
 with open(os.path.join(work, "order.csv"), "w") as f:
     f.write("id,qty\n1,3\n")
-batch = os.path.join(work, "flow-batch")
-with open(batch, "w") as f:
-    f.write("put order.csv\n")
-subprocess.run(["sftp", "-b", batch, "-i", key, "-P", str(port), "-o", "StrictHostKeyChecking=accept-new",
-                "-o", "UserKnownHostsFile=" + os.path.join(work, "known_hosts_flow"), "-o", "BatchMode=yes",
-                "flowuser@127.0.0.1"], check=True, cwd=work, stdout=subprocess.DEVNULL)
+sftp_batch(work, key, server, "flowuser", "put order.csv\n")
 
 execs = []
 for _ in range(100):

@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.tf = tf
 	tf.RegisterEngine(eng)
 	a.sftp = sftpd.New(tf, files, a.efsDir, cfg.sftpBind(), log)
-	a.sftp.Hooks = uploadHook{tf: tf, log: log}
+	a.sftp.Hooks = tf
 	tf.PortFree = a.sftp.PortFree
 	tf.OnServerChange = a.sftp.Changed
 	tfSvc := awsproto.NewService("transfer")

@@ -1,41 +1,12 @@
 package app
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
-	"time"
 
-	"github.com/slipway-dev/slipway/internal/sftpd"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/transfer"
 )
-
-// uploadHook starts workflows from SFTP uploads.
-type uploadHook struct {
-	tf  *transfer.Service
-	log *slog.Logger
-}
-
-// Uploaded implements sftpd.Hooks.
-func (h uploadHook) Uploaded(u sftpd.Upload) {
-	f := transfer.File{Domain: transfer.DomainS3}
-	if u.Object != nil {
-		f.Bucket, f.Key, f.ETag = u.Object.Bucket, u.Object.Key, strings.Trim(u.Object.ETag, `"`)
-	} else {
-		fsID, p, _ := strings.Cut(strings.TrimPrefix(u.EFSPath, "/"), "/")
-		f = transfer.File{Domain: transfer.DomainEFS, FileSystemID: fsID, Path: "/" + p}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := h.tf.Uploaded(ctx, transfer.Upload{Scope: u.Scope, ServerID: u.ServerID, UserName: u.UserName, SessionID: u.SessionID, Partial: u.Partial, File: f})
-	if err != nil {
-		// AWS logs this line when a workflow cannot start.
-		h.log.Error("Service failure on starting workflow", "server", u.ServerID, "user", u.UserName, "error", err)
-	}
-}
 
 // invocations lists the CUSTOM steps waiting for SendWorkflowStepState, with
 // their Lambda events and tokens.

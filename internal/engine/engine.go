@@ -293,18 +293,11 @@ func (e *Engine) renew(ctx context.Context) {
 		due := e.opts.Now().Add(e.opts.Lease)
 		err := e.st.Update(ctx, func(tx store.Tx) error {
 			for _, it := range held {
-				rec, err := tx.Get(queueScope, kindItem, it.ID)
-				if errors.Is(err, store.ErrNotFound) {
+				rec, cur, err := stillHeld(tx, it)
+				if errors.Is(err, errStale) {
 					continue
 				} else if err != nil {
 					return err
-				}
-				var cur Item
-				if err := json.Unmarshal(rec.Body, &cur); err != nil {
-					return err
-				}
-				if cur.Lease != it.Lease {
-					continue
 				}
 				cur.Due = due
 				b, err := json.Marshal(cur)
@@ -399,18 +392,8 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 		return
 	}
 	err = e.st.Update(ctx, func(tx store.Tx) error {
-		rec, err := tx.Get(queueScope, kindItem, it.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			return errStale // cancelled while we worked
-		} else if err != nil {
+		if _, _, err := stillHeld(tx, it); err != nil {
 			return err
-		}
-		var cur Item
-		if err := json.Unmarshal(rec.Body, &cur); err != nil {
-			return err
-		}
-		if cur.Lease != it.Lease {
-			return errStale // replaced, or reclaimed by another worker
 		}
 		if err := tx.Delete(queueScope, kindItem, it.ID); err != nil {
 			return err
@@ -430,6 +413,26 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 
 var errStale = errors.New("engine: item no longer held")
 
+// stillHeld reads the queued item of it's ID and returns errStale unless it
+// still carries it's lease: it was cancelled, replaced, or reclaimed by
+// another claim meanwhile.
+func stillHeld(tx store.Tx, it Item) (*store.Record, *Item, error) {
+	rec, err := tx.Get(queueScope, kindItem, it.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, errStale
+	} else if err != nil {
+		return nil, nil, err
+	}
+	var cur Item
+	if err := json.Unmarshal(rec.Body, &cur); err != nil {
+		return nil, nil, err
+	}
+	if cur.Lease != it.Lease {
+		return nil, nil, errStale
+	}
+	return rec, &cur, nil
+}
+
 func backoff(attempt int) time.Duration {
 	d := time.Duration(attempt*attempt) * 100 * time.Millisecond
 	if d > time.Minute {
@@ -441,21 +444,14 @@ func backoff(attempt int) time.Duration {
 // release hands an item back to the queue, due after delay.
 func (e *Engine) release(ctx context.Context, it Item, delay time.Duration) {
 	err := e.st.Update(ctx, func(tx store.Tx) error {
-		rec, err := tx.Get(queueScope, kindItem, it.ID)
+		_, cur, err := stillHeld(tx, it)
 		if err != nil {
 			return err
 		}
-		var cur Item
-		if err := json.Unmarshal(rec.Body, &cur); err != nil {
-			return err
-		}
-		if cur.Lease != it.Lease {
-			return nil
-		}
 		cur.Due = e.opts.Now().Add(delay)
-		return Enqueue(tx, cur)
+		return Enqueue(tx, *cur)
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
+	if err != nil && !errors.Is(err, errStale) && ctx.Err() == nil {
 		e.log.Error("engine: release failed", "item", it.ID, "error", err)
 	}
 }

@@ -40,21 +40,10 @@ type Supervisor struct {
 	stopped   bool
 }
 
-// Hooks are told about uploads (the Transfer workflow trigger).
+// Hooks are told about uploads (the Transfer workflow trigger), before the
+// client's CLOSE is acknowledged.
 type Hooks interface {
-	Uploaded(u Upload)
-}
-
-// Upload is a file a session finished (or left open) writing.
-type Upload struct {
-	Scope     store.Scope
-	ServerID  string
-	UserName  string
-	SessionID string
-	Partial   bool
-	Object    *objstore.Object // S3 domain
-	EFSPath   string           // EFS domain: /fs-id/path
-	Size      int64
+	Uploaded(ctx context.Context, u transfer.Upload) error
 }
 
 // New returns a supervisor binding to bind (an IP address).

@@ -544,8 +544,17 @@ func (v *vfs) uploaded(o *objstore.Object, efsPath string, size int64, partial b
 	if v.sup.Hooks == nil || (size == 0 && !partial) {
 		return
 	}
-	v.sup.Hooks.Uploaded(Upload{Scope: v.scope, ServerID: v.server.ServerID, UserName: v.user.UserName, SessionID: v.sessionID,
-		Partial: partial, Object: o, EFSPath: efsPath, Size: size})
+	u := transfer.Upload{Scope: v.scope, ServerID: v.server.ServerID, UserName: v.user.UserName, SessionID: v.sessionID, Partial: partial}
+	if o != nil {
+		u.File = transfer.File{Domain: transfer.DomainS3, Bucket: o.Bucket, Key: o.Key, ETag: strings.Trim(o.ETag, `"`)}
+	} else {
+		fsID, p, _ := strings.Cut(strings.TrimPrefix(efsPath, "/"), "/")
+		u.File = transfer.File{Domain: transfer.DomainEFS, FileSystemID: fsID, Path: "/" + p}
+	}
+	if err := v.sup.Hooks.Uploaded(v.ctx, u); err != nil {
+		// AWS logs this line when a workflow cannot start.
+		v.sup.log.Error("Service failure on starting workflow", "server", u.ServerID, "user", u.UserName, "error", err)
+	}
 }
 
 // Filecmd implements sftp.FileCmder.

@@ -353,36 +353,25 @@ func (e *Execution) source(step Step) File {
 	return e.Previous
 }
 
-func (st Step) name() string {
-	switch {
-	case st.CopyStepDetails != nil:
-		return st.CopyStepDetails.Name
-	case st.CustomStepDetails != nil:
-		return st.CustomStepDetails.Name
-	case st.TagStepDetails != nil:
-		return st.TagStepDetails.Name
-	case st.DeleteStepDetails != nil:
-		return st.DeleteStepDetails.Name
-	case st.DecryptStepDetails != nil:
-		return st.DecryptStepDetails.Name
-	}
-	return ""
-}
+func (st Step) name() string { n, _ := st.common(); return n }
 
-func (st Step) sourceLocation() string {
+func (st Step) sourceLocation() string { _, src := st.common(); return src }
+
+// common returns the Name and SourceFileLocation every details type has.
+func (st Step) common() (name, source string) {
 	switch {
 	case st.CopyStepDetails != nil:
-		return st.CopyStepDetails.SourceFileLocation
+		return st.CopyStepDetails.Name, st.CopyStepDetails.SourceFileLocation
 	case st.CustomStepDetails != nil:
-		return st.CustomStepDetails.SourceFileLocation
+		return st.CustomStepDetails.Name, st.CustomStepDetails.SourceFileLocation
 	case st.TagStepDetails != nil:
-		return st.TagStepDetails.SourceFileLocation
+		return st.TagStepDetails.Name, st.TagStepDetails.SourceFileLocation
 	case st.DeleteStepDetails != nil:
-		return st.DeleteStepDetails.SourceFileLocation
+		return st.DeleteStepDetails.Name, st.DeleteStepDetails.SourceFileLocation
 	case st.DecryptStepDetails != nil:
-		return st.DecryptStepDetails.SourceFileLocation
+		return st.DecryptStepDetails.Name, st.DecryptStepDetails.SourceFileLocation
 	}
-	return ""
+	return "", ""
 }
 
 // newToken returns a callback token: 48 word characters, as the model's
