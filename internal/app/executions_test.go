@@ -240,8 +240,15 @@ func TestWorkflowCopyTagDecryptDelete(t *testing.T) {
 	t.Parallel()
 	const plain = "quarterly numbers\n"
 	private, enc := gpgEncrypt(t, "s3cret phrase", plain)
-	keys := t.TempDir()
-	s := startApp(t, mustNew(t, Config{InMemory: true, PGPKeys: &transfer.KeySource{Dir: keys}}))
+	// The keys directory is named in a --config file, relative to it.
+	confDir := t.TempDir()
+	keys := filepath.Join(confDir, "pgp")
+	os.WriteFile(filepath.Join(confDir, "slipway.json"), []byte(`{"pgpKeys": {"dir": "pgp"}}`), 0o600)
+	cfg := Config{InMemory: true}
+	if err := cfg.LoadFile(filepath.Join(confDir, "slipway.json")); err != nil {
+		t.Fatal(err)
+	}
+	s := startApp(t, mustNew(t, cfg))
 	c := s.tf(opts("us-east-1"))
 	s3c := s.s3(opts("us-east-1"))
 	createBucket(t, s3c, "inbox")
