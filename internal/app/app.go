@@ -55,6 +55,7 @@ type App struct {
 	engine   *engine.Engine
 	sftp     *sftpd.Supervisor
 	tf       *transfer.Service
+	api      *awsproto.Server
 	objects  *objstore.Local
 	efsDir   string
 	tmpDir   string // --in-memory: the files behind buckets, removed at shutdown
@@ -151,6 +152,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/transfer/invocations", a.invocations)
 	mux.HandleFunc("GET /_slipway/transfer/logs", a.transferLogs)
 	api := awsproto.NewServer(verifier, log, ibSvc, tfSvc)
+	a.api = api
+	if cfg.CheckResponses {
+		api.CheckResponses = func(service, op string, problems []string) {
+			log.Error("response does not match the model", "service", service, "operation", op, "problems", problems)
+		}
+	}
 	var s3 http.Handler = s3api.New(a.objects, verifier, log)
 	if cfg.S3Endpoint != "" {
 		s3 = s3api.Elsewhere(cfg.S3Endpoint)
@@ -189,6 +196,13 @@ func tokenKey(ctx context.Context, st store.Store) ([]byte, error) {
 		return tx.PutMeta(tokenKeyMeta, key)
 	})
 	return key, err
+}
+
+// CheckResponses makes every successful AWS API response be checked
+// against the model's output shape, reporting mismatches to fn (tests use
+// it; --check-responses logs them). Call it before serving.
+func (a *App) CheckResponses(fn func(service, operation string, problems []string)) {
+	a.api.CheckResponses = fn
 }
 
 // Handler returns the HTTP handler serving the AWS APIs and /_slipway/.

@@ -43,6 +43,9 @@ type Config struct {
 	// Outbound signs Slipway's own calls (Lambda, API Gateway); test/test
 	// when unset.
 	Outbound *aws.Credentials
+	// CheckResponses checks every response against the model's output
+	// shape and logs mismatches (--check-responses, for debugging).
+	CheckResponses bool
 	// PGPKeys are the keys Transfer DECRYPT steps use (the --config
 	// file's pgpKeys section).
 	PGPKeys *transfer.KeySource

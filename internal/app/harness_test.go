@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +55,22 @@ func startApp(t testing.TB, a *App) *server {
 		t.Fatal(err)
 	}
 	s := &server{URL: "http://" + ln.Addr().String(), app: a}
+	// Every response of every end-to-end test is checked against the
+	// model's output shape.
+	var mu sync.Mutex
+	var mismatches []string
+	a.CheckResponses(func(service, op string, problems []string) {
+		mu.Lock()
+		defer mu.Unlock()
+		mismatches = append(mismatches, fmt.Sprintf("%s %s: %s", service, op, strings.Join(problems, "; ")))
+	})
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, m := range mismatches {
+			t.Errorf("response does not match the model: %s", m)
+		}
+	})
 	go func() { _ = a.Serve(ln) }()
 	t.Cleanup(func() { s.stop(t) })
 	return s

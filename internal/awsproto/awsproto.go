@@ -140,6 +140,9 @@ type Server struct {
 	targets  map[string]*Service // by X-Amz-Target prefix
 	verifier *sigv4.Verifier
 	log      *slog.Logger
+	// CheckResponses, when set before serving, hears about every
+	// successful response whose body breaks the operation's output shape.
+	CheckResponses func(service, operation string, problems []string)
 }
 
 // NewServer returns a server for the services, verifying with v.
@@ -226,6 +229,11 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		srv.fail(w, r, &call, op, json11, err, start)
 		return
+	}
+	if srv.CheckResponses != nil {
+		if problems := svc.Model.CheckOutput(op.Name, b); len(problems) > 0 {
+			srv.CheckResponses(svc.Model.Name, op.Name, problems)
+		}
 	}
 	if json11 {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")

@@ -983,9 +983,6 @@ func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *st
 				d["outputResources"] = Doc{"amis": amis}
 			}
 		}
-		if status == statusFailed && failCtx != nil {
-			d["failureContext"] = failCtx
-		}
 	}, now)
 	if err != nil {
 		return err
