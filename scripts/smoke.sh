@@ -14,7 +14,7 @@ url="http://127.0.0.1:$port"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 AWS_MAX_ATTEMPTS=1 AWS_PAGER=""
 
 start() {
-  "$work/slipway" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --log-level warn &
+  "$work/slipway" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --log-level warn --check-responses 2>>"$work/server.log" &
   pid=$!
   for _ in $(seq 1 100); do
     curl -fsS "$url/_slipway/health" >/dev/null 2>&1 && return 0
@@ -72,4 +72,9 @@ printf 'get hello.txt again.txt\n' >"$work/batch2"
 grep -qx "hello over sftp" "$work/again.txt"
 echo "aws cli: ok"
 passed=$((passed + 1))
+# Every response boto3 and the CLI got matched the model's output shape.
+if grep "response does not match the model" "$work/server.log"; then
+  echo "smoke: responses broke the model's output shapes" >&2
+  exit 1
+fi
 echo "smoke: $passed passed, 0 failed"
