@@ -106,8 +106,13 @@ func TestTerraformStylePipeline(t *testing.T) {
 	}
 	dist, err := c.CreateDistributionConfiguration(ctx, &ib.CreateDistributionConfigurationInput{
 		Name: aws.String("linux-dist"), Distributions: []ibtypes.Distribution{
+			// AMI and container outputs together, with fast launch: AWS
+			// accepts the combination.
 			{Region: aws.String("us-east-1"), AmiDistributionConfiguration: &ibtypes.AmiDistributionConfiguration{
-				Name: aws.String("linux-{{ imagebuilder:buildDate }}"), AmiTags: map[string]string{"Name": "linux"}, TargetAccountIds: []string{"111122223333"}}},
+				Name: aws.String("linux-{{ imagebuilder:buildDate }}"), AmiTags: map[string]string{"Name": "linux"}, TargetAccountIds: []string{"111122223333"}},
+				ContainerDistributionConfiguration: &ibtypes.ContainerDistributionConfiguration{ContainerTags: []string{"latest"},
+					TargetRepository: &ibtypes.TargetContainerRepository{RepositoryName: aws.String("linux"), Service: ibtypes.ContainerRepositoryServiceEcr}},
+				FastLaunchConfigurations: []ibtypes.FastLaunchConfiguration{{Enabled: false}}},
 			{Region: aws.String("eu-west-1"), AmiDistributionConfiguration: &ibtypes.AmiDistributionConfiguration{Name: aws.String("linux-{{ imagebuilder:buildDate }}")},
 				LaunchTemplateConfigurations: []ibtypes.LaunchTemplateConfiguration{{LaunchTemplateId: aws.String("lt-0123456789abcdef0"), SetDefaultVersion: aws.Bool(true)}}},
 		},
@@ -167,7 +172,9 @@ func TestTerraformStylePipeline(t *testing.T) {
 	}
 	dc := gd.DistributionConfiguration
 	if len(dc.Distributions) != 2 || aws.ToInt32(dc.TimeoutMinutes) != 720 || dc.Distributions[0].AmiDistributionConfiguration.AmiTags["Name"] != "linux" ||
-		!aws.ToBool(dc.Distributions[1].LaunchTemplateConfigurations[0].SetDefaultVersion) {
+		!aws.ToBool(dc.Distributions[1].LaunchTemplateConfigurations[0].SetDefaultVersion) ||
+		aws.ToString(dc.Distributions[0].ContainerDistributionConfiguration.TargetRepository.RepositoryName) != "linux" ||
+		len(dc.Distributions[0].FastLaunchConfigurations) != 1 || dc.DateUpdated != nil {
 		t.Fatalf("distribution read back: %+v", dc)
 	}
 	gp, err := c.GetImagePipeline(ctx, &ib.GetImagePipelineInput{ImagePipelineArn: pipe.ImagePipelineArn})
@@ -179,7 +186,8 @@ func TestTerraformStylePipeline(t *testing.T) {
 		aws.ToString(p.ImageRecipeArn) != aws.ToString(recipe.ImageRecipeArn) || len(p.Workflows) != 2 || aws.ToString(p.Workflows[1].ParallelGroup) != "tests" ||
 		aws.ToString(p.Schedule.Timezone) != "Europe/Berlin" || p.Schedule.PipelineExecutionStartCondition != ibtypes.PipelineExecutionStartConditionExpressionMatchAndDependencyUpdatesAvailable ||
 		aws.ToString(p.DateNextRun) == "" || aws.ToInt32(p.ImageTestsConfiguration.TimeoutMinutes) != 90 || !aws.ToBool(p.EnhancedImageMetadataEnabled) ||
-		p.ImageTags["built-by"] != "slipway" || p.Tags["tf"] != "pipeline" || aws.ToInt32(p.ConsecutiveFailures) != 0 {
+		p.ImageTags["built-by"] != "slipway" || p.Tags["tf"] != "pipeline" || aws.ToInt32(p.ConsecutiveFailures) != 0 ||
+		aws.ToString(p.DateUpdated) == "" || aws.ToString(p.DateUpdated) != aws.ToString(p.DateCreated) {
 		t.Fatalf("pipeline read back: %+v", p)
 	}
 

@@ -68,9 +68,6 @@ var distributionConfigurations = named{
 			if !has {
 				return nil, fault.InvalidField(path, "One or more outputs should be provided for each region in a distribution configuration.")
 			}
-			if dist["amiDistributionConfiguration"] != nil && dist["containerDistributionConfiguration"] != nil {
-				return nil, fault.New(fault.InvalidCombination, "The value supplied for parameter '%s' is not valid. A distribution cannot have both amiDistributionConfiguration and containerDistributionConfiguration.", path)
-			}
 		}
 		if _, ok := d["timeoutMinutes"]; !ok {
 			d["timeoutMinutes"] = 720

@@ -24,6 +24,9 @@ type named struct {
 	derive func(d Doc, now time.Time)
 	// mutable lists the members an Update replaces.
 	mutable []string
+	// updatedOnCreate sets dateUpdated at creation too (AWS does so for
+	// pipelines, not for configurations).
+	updatedOnCreate bool
 	// prepare validates d (the resource document being written) inside the
 	// transaction, fills defaults, and returns the resources it depends on.
 	prepare func(s *Service, tx store.Tx, scope store.Scope, d Doc) ([]string, error)
@@ -57,6 +60,9 @@ func (s *Service) createNamed(ctx context.Context, scope store.Scope, n named, o
 			return nil, err
 		}
 		d["arn"], d["dateCreated"] = a, FormatTime(now)
+		if n.updatedOnCreate {
+			d["dateUpdated"] = d["dateCreated"]
+		}
 		if err := insertDoc(tx, scope, n.sp, a, "", arn.NormalizeName(str(in, "name")), d, tagsOf(in), now); err != nil {
 			return nil, err
 		}

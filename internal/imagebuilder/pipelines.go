@@ -26,8 +26,9 @@ var imagePipelines = named{
 	mutable: []string{"description", "imageRecipeArn", "containerRecipeArn", "infrastructureConfigurationArn", "distributionConfigurationArn",
 		"imageTestsConfiguration", "enhancedImageMetadataEnabled", "schedule", "status", "imageScanningConfiguration", "workflows",
 		"executionRole", "loggingConfiguration", "imageTags"},
-	prepare: (*Service).preparePipeline,
-	derive:  withNextRun,
+	prepare:         (*Service).preparePipeline,
+	derive:          withNextRun,
+	updatedOnCreate: true,
 }
 
 // preparePipeline checks a pipeline's references and settings and fills
