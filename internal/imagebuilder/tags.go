@@ -27,6 +27,7 @@ var taggable = map[string]struct {
 	"infrastructure-configuration": {specInfra.Kind, 2},
 	"distribution-configuration":   {specDist.Kind, 2},
 	"image-pipeline":               {specPipeline.Kind, 2},
+	"image":                        {kindImage, 4}, // image/<name>/<version>/<build>
 }
 
 func (s *Service) taggedRecord(scope store.Scope, resourceARN string) (string, error) {
