@@ -728,3 +728,50 @@ func TestImageStatusWalkAndStepTimeout(t *testing.T) {
 		t.Fatalf("reason %q", aws.ToString(img.State.Reason))
 	}
 }
+
+// TestContainerBuildOutputs builds a container recipe distributed to two
+// regions: each region lists its URIs (the versioned tag, latest, and that
+// region's containerTags, in the distribution's repository when it names
+// one).
+func TestContainerBuildOutputs(t *testing.T) {
+	t.Parallel()
+	s := start(t, "")
+	c := s.ib(opts("us-east-1"))
+	ctx := context.Background()
+	cr, err := c.CreateContainerRecipe(ctx, &ib.CreateContainerRecipeInput{Name: aws.String("svc"), SemanticVersion: aws.String("1.2.0"), ContainerType: ibtypes.ContainerTypeDocker,
+		ParentImage: aws.String("amazonlinux:2023"), DockerfileTemplateData: aws.String("FROM {{{ imagebuilder:parentImage }}}\n{{{ imagebuilder:components }}}\n"),
+		TargetRepository: &ibtypes.TargetContainerRepository{Service: ibtypes.ContainerRepositoryServiceEcr, RepositoryName: aws.String("svc")},
+		Components:       []ibtypes.ComponentConfiguration{{ComponentArn: aws.String("arn:aws:imagebuilder:us-east-1:aws:component/update-linux/x.x.x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infra, err := c.CreateInfrastructureConfiguration(ctx, &ib.CreateInfrastructureConfigurationInput{Name: aws.String("svc-infra"), InstanceProfileName: aws.String("profile")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist, err := c.CreateDistributionConfiguration(ctx, &ib.CreateDistributionConfigurationInput{Name: aws.String("svc-dist"), Distributions: []ibtypes.Distribution{
+		{Region: aws.String("us-east-1"), ContainerDistributionConfiguration: &ibtypes.ContainerDistributionConfiguration{ContainerTags: []string{"stable", "latest"},
+			TargetRepository: &ibtypes.TargetContainerRepository{Service: ibtypes.ContainerRepositoryServiceEcr, RepositoryName: aws.String("svc")}}},
+		{Region: aws.String("eu-west-1"), ContainerDistributionConfiguration: &ibtypes.ContainerDistributionConfiguration{
+			TargetRepository: &ibtypes.TargetContainerRepository{Service: ibtypes.ContainerRepositoryServiceEcr, RepositoryName: aws.String("svc-eu")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.CreateImage(ctx, &ib.CreateImageInput{ContainerRecipeArn: cr.ContainerRecipeArn, InfrastructureConfigurationArn: infra.InfrastructureConfigurationArn,
+		DistributionConfigurationArn: dist.DistributionConfigurationArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := waitImage(t, c, aws.ToString(out.ImageBuildVersionArn), ibtypes.ImageStatusAvailable)
+	var got []string
+	for _, ct := range img.OutputResources.Containers {
+		got = append(got, aws.ToString(ct.Region)+"="+strings.Join(ct.ImageUris, ","))
+	}
+	want := []string{
+		"us-east-1=000000000000.dkr.ecr.us-east-1.amazonaws.com/svc:1.2.0-1,000000000000.dkr.ecr.us-east-1.amazonaws.com/svc:latest,000000000000.dkr.ecr.us-east-1.amazonaws.com/svc:stable",
+		"eu-west-1=000000000000.dkr.ecr.eu-west-1.amazonaws.com/svc-eu:1.2.0-1,000000000000.dkr.ecr.eu-west-1.amazonaws.com/svc-eu:latest",
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") || img.Type != ibtypes.ImageTypeDocker {
+		t.Fatalf("containers\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -962,17 +962,47 @@ func (s *Service) execFinished(tx store.Tx, scope store.Scope, ex *wfExec, now t
 	return s.advanceBuild(tx, scope, ex.Image, now)
 }
 
+// containerOutputs lists, per distribution region, the URIs a container
+// build is pushed under: the versioned tag <version>-<build>, "latest", and
+// the distribution's containerTags for that region, in the recipe's
+// repository unless the distribution names another.
+func (b *build) containerOutputs(repo string) []any {
+	byRegion := map[string]Doc{}
+	for _, raw := range list(b.Dist, "distributions") {
+		if dist, ok := raw.(map[string]any); ok {
+			byRegion[str(dist, "region")] = obj(dist, "containerDistributionConfiguration")
+		}
+	}
+	out := []any{}
+	for _, r := range b.Regions {
+		region, _ := r.(string)
+		cfg := byRegion[region]
+		regionRepo := repo
+		if name := str(obj(cfg, "targetRepository"), "repositoryName"); name != "" {
+			regionRepo = name
+		}
+		base := fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s:", b.Account, region, regionRepo)
+		tags := []string{fmt.Sprintf("%s-%d", b.Version, b.Number), "latest"}
+		for _, t := range list(cfg, "containerTags") {
+			if tag, ok := t.(string); ok && !slices.Contains(tags, tag) {
+				tags = append(tags, tag)
+			}
+		}
+		uris := make([]any, len(tags))
+		for i, t := range tags {
+			uris[i] = base + t
+		}
+		out = append(out, Doc{"region": region, "imageUris": uris})
+	}
+	return out
+}
+
 // finishImage ends the build and updates the pipeline's bookkeeping.
 func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *store.Record, status, reason string, failCtx Doc, now time.Time) error {
 	err := setImageStatus(tx, scope, b.Image, status, reason, func(d Doc) {
 		if status == statusAvailable {
 			if b.ImageType == "Docker" {
-				var uris []any
-				repo := str(obj(obj(d, "containerRecipe"), "targetRepository"), "repositoryName")
-				for _, r := range b.Regions {
-					uris = append(uris, fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s:%s-%d", b.Account, r, repo, b.Version, b.Number))
-				}
-				d["outputResources"] = Doc{"containers": []any{Doc{"region": b.Regions[0], "imageUris": uris}}}
+				d["outputResources"] = Doc{"containers": b.containerOutputs(str(obj(obj(d, "containerRecipe"), "targetRepository"), "repositoryName"))}
 			} else {
 				var amis []any
 				for _, r := range b.Regions {
