@@ -594,22 +594,6 @@ func TestCreateImageWithParallelTestGroupsAndParameters(t *testing.T) {
 	if img.BuildType != ibtypes.BuildTypeUserInitiated || img.SourcePipelineArn != nil || img.Tags["one-off"] != "yes" || len(img.Workflows) != 4 || len(img.OutputResources.Amis) != 1 {
 		t.Fatalf("image %+v", img)
 	}
-	// Images are taggable like every other resource.
-	if _, err := c.TagResource(ctx, &ib.TagResourceInput{ResourceArn: aws.String(image), Tags: map[string]string{"team": "infra"}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.UntagResource(ctx, &ib.UntagResourceInput{ResourceArn: aws.String(image), TagKeys: []string{"run"}}); err != nil {
-		t.Fatal(err)
-	}
-	lt, err := c.ListTagsForResource(ctx, &ib.ListTagsForResourceInput{ResourceArn: aws.String(image)})
-	if err != nil || len(lt.Tags) != 1 || lt.Tags["team"] != "infra" {
-		t.Fatalf("image tags %v %v", lt, err)
-	}
-	if got, err := c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: aws.String(image)}); err != nil || got.Image.Tags["team"] != "infra" || got.Image.Tags["run"] != "" {
-		t.Fatalf("GetImage tags %v %v", got, err)
-	}
-	_, err = c.TagResource(ctx, &ib.TagResourceInput{ResourceArn: aws.String(image[:len(image)-1] + "9"), Tags: map[string]string{"a": "b"}})
-	apiError(t, err, "ResourceNotFoundException")
 	execs, err := c.ListWorkflowExecutions(ctx, &ib.ListWorkflowExecutionsInput{ImageBuildVersionArn: aws.String(image)})
 	if err != nil {
 		t.Fatal(err)

@@ -329,10 +329,7 @@ func (s *Service) startBuild(tx store.Tx, scope store.Scope, req buildRequest, n
 	if req.Container {
 		imageType, recipeKey = "DOCKER", "containerRecipe"
 	}
-	osVersion := map[string]string{"Windows": "Microsoft Windows Server 2022", "macOS": "macOS 14"}[str(req.Recipe, "platform")]
-	if osVersion == "" {
-		osVersion = "Amazon Linux 2023"
-	}
+	osVersion := s.parentOSVersion(tx, scope, str(req.Recipe, "parentImage"), str(req.Recipe, "platform"))
 	tests := req.Tests
 	if tests == nil {
 		tests = Doc{"imageTestsEnabled": true, "timeoutMinutes": 720}

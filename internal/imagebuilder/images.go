@@ -3,12 +3,14 @@ package imagebuilder
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -139,20 +141,25 @@ func (s *Service) imageARN(scope store.Scope, raw, field string) error {
 	return nil
 }
 
-// GetImage returns an image build.
+// GetImage returns the image build a build, version or wildcard ARN names,
+// the caller's own or an AWS-managed one.
 func (s *Service) GetImage(ctx context.Context, scope store.Scope, in Doc) (Doc, error) {
 	raw := str(in, "imageBuildVersionArn")
-	if err := s.imageARN(scope, raw, "imageBuildVersionArn"); err != nil {
-		return nil, err
-	}
 	var out Doc
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		d, rec, err := loadDoc(tx, scope, specImage, raw)
+		d, rec, err := s.resolveImage(tx, scope, raw, "imageBuildVersionArn")
 		if err != nil {
 			return err
 		}
-		delete(d, "owner")
-		out = Doc{"image": withTags(d, rec.Tags), "latestVersionReferences": references(versionOf(raw), strings.Split(str(d, "version"), "/")[0], false)}
+		managed := str(d, "owner") == ManagedOwnerName
+		var tags map[string]string
+		if rec != nil {
+			tags = rec.Tags
+		}
+		if !managed {
+			delete(d, "owner")
+		}
+		out = Doc{"image": withTags(d, tags), "latestVersionReferences": references(versionOf(str(d, "arn")), strings.Split(str(d, "version"), "/")[0], managed)}
 		return nil
 	})
 	return out, err
@@ -175,7 +182,11 @@ func (s *Service) ListImages(ctx context.Context, scope store.Scope, in Doc) (Do
 		return nil, err
 	}
 	items := []any{}
-	if o := str(in, "owner"); o != "" && o != "Self" {
+	switch str(in, "owner") {
+	case "", "Self":
+	case ManagedOwnerName:
+		return s.listManagedImages(scope, in, accept)
+	default:
 		return Doc{"imageVersionList": items}, nil
 	}
 	docs, next, err := listLatest(ctx, s, scope, "ListImages", in, imageVersions, decodeDoc, func(d Doc) bool {
@@ -195,6 +206,41 @@ func (s *Service) ListImages(ctx context.Context, scope store.Scope, in Doc) (Do
 	if next != "" {
 		out["nextToken"] = next
 	}
+	return out, nil
+}
+
+// listManagedImages lists the AWS-managed images: every version, or with
+// byName the newest of each image.
+func (s *Service) listManagedImages(scope store.Scope, in Doc, accept func(Doc) bool) (Doc, error) {
+	tscope := tokenScope(scope, "ListImages", []any{in["filters"], in["owner"], in["byName"], in["includeDeprecated"]})
+	cursor, err := s.tokens.Cursor(tscope, str(in, "nextToken"))
+	if err != nil {
+		return nil, err
+	}
+	max := pagetoken.Limit(intOf(in["maxResults"]), DefaultMaxResults)
+	items := []any{}
+	out := Doc{}
+	docs := managedImageDocs(scope)
+	last := ""
+	for i, d := range docs {
+		key := fmt.Sprintf("%05d", i) // the position in the fixed list
+		if key <= cursor || !accept(d) {
+			continue
+		}
+		if boolean(in, "byName") && i+1 < len(docs) && str(docs[i+1], "name") == str(d, "name") && accept(docs[i+1]) {
+			continue // a newer version of this image follows
+		}
+		if len(items) == max {
+			out["nextToken"] = s.tokens.Encode(tscope, last)
+			break
+		}
+		last = key
+		item := project(d, "name", "type", "platform", "osVersion", "owner", "dateCreated", "buildType", "imageSource")
+		item["arn"] = versionOf(str(d, "arn"))
+		item["version"] = strings.Split(str(d, "version"), "/")[0]
+		items = append(items, item)
+	}
+	out["imageVersionList"] = items
 	return out, nil
 }
 

@@ -151,6 +151,17 @@ func (s *Service) createRecipe(ctx context.Context, scope store.Scope, rk recipe
 			return nil, err
 		}
 		a := resourceARN(scope, scope.Account, rk.sp.ARNType+"/"+arn.NormalizeName(name)+"/"+v.String())
+		if parent := str(in, "parentImage"); strings.HasPrefix(parent, "arn:") {
+			// An image ARN (own or AWS-managed, by build, version or
+			// wildcard) must name an image that exists.
+			pd, _, err := s.resolveImage(tx, scope, parent, "parentImage")
+			if err != nil {
+				return nil, fault.InvalidField("parentImage", "The parent image '%s' does not exist.", parent)
+			}
+			if platform == "" {
+				platform = str(pd, "platform")
+			}
+		}
 		if platform == "" {
 			platform = parentPlatform(str(in, "parentImage"))
 		}
