@@ -156,9 +156,7 @@ func (s *Service) GetImage(ctx context.Context, scope store.Scope, in Doc) (Doc,
 		if rec != nil {
 			tags = rec.Tags
 		}
-		if !managed {
-			delete(d, "owner")
-		}
+		delete(d, "owner") // not a member of the model's Image
 		out = Doc{"image": withTags(d, tags), "latestVersionReferences": references(versionOf(str(d, "arn")), strings.Split(str(d, "version"), "/")[0], managed)}
 		return nil
 	})
