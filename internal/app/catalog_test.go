@@ -362,10 +362,43 @@ func TestCatalogVersionsAndWildcards(t *testing.T) {
 			t.Fatalf("owner %s: %v %+v", owner, err, out)
 		}
 	}
-	amazon, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: []ibtypes.Filter{{Name: aws.String("platform"), Values: []string{"Linux"}}}})
-	if err != nil || len(amazon.ComponentVersionList) != 4 || aws.ToString(amazon.ComponentVersionList[0].Owner) != "Amazon" {
+	// AWS-managed components keep their version history: every version is
+	// listed, byName gives the newest of each, and any version resolves.
+	linux := []ibtypes.Filter{{Name: aws.String("platform"), Values: []string{"Linux"}}}
+	amazon, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, MaxResults: aws.Int32(25)})
+	if err != nil || len(amazon.ComponentVersionList) != 11 || aws.ToString(amazon.ComponentVersionList[0].Owner) != "Amazon" {
 		t.Fatalf("managed components: %v %+v", err, amazon)
 	}
+	newestByName, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, ByName: true})
+	if err != nil || len(newestByName.ComponentVersionList) != 4 {
+		t.Fatalf("managed components by name: %v %+v", err, newestByName)
+	}
+	paged, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, MaxResults: aws.Int32(4)})
+	if err != nil || len(paged.ComponentVersionList) != 4 || paged.NextToken == nil {
+		t.Fatalf("managed components page: %v %+v", err, paged)
+	}
+	rest, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, MaxResults: aws.Int32(25), NextToken: paged.NextToken})
+	if err != nil || len(rest.ComponentVersionList) != 7 {
+		t.Fatalf("managed components second page: %v %+v", err, rest)
+	}
+	for ref, want := range map[string]string{"update-linux/1.0.0": "update-linux/1.0.0/1", "update-linux/x.x.x": "update-linux/1.0.2/1",
+		"update-linux/1.0.1/1": "update-linux/1.0.1/1", "aws-cli-version-2-linux/1.0.x": "aws-cli-version-2-linux/1.0.4/1"} {
+		got, err := c.GetComponent(ctx, &ib.GetComponentInput{ComponentBuildVersionArn: aws.String("arn:aws:imagebuilder:us-east-1:aws:component/" + ref)})
+		if err != nil || aws.ToString(got.Component.Arn) != "arn:aws:imagebuilder:us-east-1:aws:component/"+want {
+			t.Fatalf("%s: %v %+v", ref, err, got)
+		}
+	}
+	bv, err := c.ListComponentBuildVersions(ctx, &ib.ListComponentBuildVersionsInput{ComponentVersionArn: aws.String("arn:aws:imagebuilder:us-east-1:aws:component/update-linux/1.0.0")})
+	if err != nil || len(bv.ComponentSummaryList) != 1 || aws.ToString(bv.ComponentSummaryList[0].Version) != "1.0.0" {
+		t.Fatalf("managed build versions: %v %+v", err, bv)
+	}
+	pinned, err := c.CreateImageRecipe(ctx, &ib.CreateImageRecipeInput{Name: aws.String("pinned"), SemanticVersion: aws.String("1.0.0"), ParentImage: aws.String("ami-0123456789abcdef0"),
+		Components: []ibtypes.ComponentConfiguration{{ComponentArn: aws.String("arn:aws:imagebuilder:us-east-1:aws:component/update-linux/1.0.0")}}})
+	if err != nil || pinned.ImageRecipeArn == nil {
+		t.Fatalf("recipe on update-linux/1.0.0: %v", err)
+	}
+	_, err = c.GetComponent(ctx, &ib.GetComponentInput{ComponentBuildVersionArn: aws.String("arn:aws:imagebuilder:us-east-1:aws:component/update-linux/0.9.0")})
+	apiError(t, err, "ResourceNotFoundException")
 
 	// Recipes with wildcard versions take the next free one.
 	for i, want := range []string{"1.0.0", "1.0.1", "1.0.2"} {

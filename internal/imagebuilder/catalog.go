@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"sort"
 	"strings"
@@ -321,6 +322,36 @@ func (s *Service) page(ctx context.Context, scope store.Scope, op string, in Doc
 		return nil
 	})
 	return docs, recs, next, err
+}
+
+// pageManaged pages a fixed list of AWS-managed documents, sorted by name
+// then version: every version that accept passes or, with in's byName, only
+// the newest of each name. The cursor is a position in the list.
+func (s *Service) pageManaged(scope store.Scope, op string, in Doc, docs []Doc, accept func(Doc) bool, listKey string, item func(Doc) Doc) (Doc, error) {
+	tscope := tokenScope(scope, op, []any{in["filters"], in["owner"], in["byName"], in["includeDeprecated"]})
+	cursor, err := s.tokens.Cursor(tscope, str(in, "nextToken"))
+	if err != nil {
+		return nil, err
+	}
+	max := pagetoken.Limit(intOf(in["maxResults"]), DefaultMaxResults)
+	items, out, last := []any{}, Doc{}, ""
+	for i, d := range docs {
+		key := fmt.Sprintf("%05d", i)
+		if key <= cursor || !accept(d) {
+			continue
+		}
+		if boolean(in, "byName") && i+1 < len(docs) && str(docs[i+1], "name") == str(d, "name") && accept(docs[i+1]) {
+			continue // a newer version of this name follows
+		}
+		if len(items) == max {
+			out["nextToken"] = s.tokens.Encode(tscope, last)
+			break
+		}
+		last = key
+		items = append(items, item(d))
+	}
+	out[listKey] = items
+	return out, nil
 }
 
 func intOf(v any) int {

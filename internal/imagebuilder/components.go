@@ -272,11 +272,7 @@ func (s *Service) ListComponents(ctx context.Context, scope store.Scope, in Doc)
 		}
 		return out, nil
 	case "Amazon":
-		for _, d := range managedComponentDocs(scope) {
-			if accept(d) {
-				items = append(items, componentVersionItem(d))
-			}
-		}
+		return s.pageManaged(scope, "ListComponents", in, managedComponentDocs(scope), accept, "componentVersionList", componentVersionItem)
 	}
 	return Doc{"componentVersionList": items}, nil
 }

@@ -3,14 +3,12 @@ package imagebuilder
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/fault"
-	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -210,36 +208,12 @@ func (s *Service) ListImages(ctx context.Context, scope store.Scope, in Doc) (Do
 // listManagedImages lists the AWS-managed images: every version, or with
 // byName the newest of each image.
 func (s *Service) listManagedImages(scope store.Scope, in Doc, accept func(Doc) bool) (Doc, error) {
-	tscope := tokenScope(scope, "ListImages", []any{in["filters"], in["owner"], in["byName"], in["includeDeprecated"]})
-	cursor, err := s.tokens.Cursor(tscope, str(in, "nextToken"))
-	if err != nil {
-		return nil, err
-	}
-	max := pagetoken.Limit(intOf(in["maxResults"]), DefaultMaxResults)
-	items := []any{}
-	out := Doc{}
-	docs := managedImageDocs(scope)
-	last := ""
-	for i, d := range docs {
-		key := fmt.Sprintf("%05d", i) // the position in the fixed list
-		if key <= cursor || !accept(d) {
-			continue
-		}
-		if boolean(in, "byName") && i+1 < len(docs) && str(docs[i+1], "name") == str(d, "name") && accept(docs[i+1]) {
-			continue // a newer version of this image follows
-		}
-		if len(items) == max {
-			out["nextToken"] = s.tokens.Encode(tscope, last)
-			break
-		}
-		last = key
+	return s.pageManaged(scope, "ListImages", in, managedImageDocs(scope), accept, "imageVersionList", func(d Doc) Doc {
 		item := project(d, "name", "type", "platform", "osVersion", "owner", "dateCreated", "buildType", "imageSource")
 		item["arn"] = versionOf(str(d, "arn"))
 		item["version"] = strings.Split(str(d, "version"), "/")[0]
-		items = append(items, item)
-	}
-	out["imageVersionList"] = items
-	return out, nil
+		return item
+	})
 }
 
 // ListImageBuildVersions lists the builds of an image version.

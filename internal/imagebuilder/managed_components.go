@@ -13,19 +13,23 @@ import (
 var managedComponentFiles embed.FS
 
 // managedComponents are the AWS-managed components listed under owner
-// Amazon in every region, so recipes can reference them.
+// Amazon in every region, so recipes can reference them. AWS keeps every
+// version it published resolvable, so each lists its versions, oldest
+// first (each with build 1); all versions of a component share its
+// embedded document.
 var managedComponents = []struct {
-	name, version, platform string
-	build                   int
+	name, platform string
+	versions       []string
 }{
-	{"aws-cli-version-2-linux", "1.0.4", "Linux", 1},
-	{"reboot-linux", "1.0.1", "Linux", 1},
-	{"reboot-test-linux", "1.0.0", "Linux", 1},
-	{"update-linux", "1.0.2", "Linux", 1},
-	{"update-windows", "1.0.1", "Windows", 1},
+	{"aws-cli-version-2-linux", "Linux", []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4"}},
+	{"reboot-linux", "Linux", []string{"1.0.0", "1.0.1"}},
+	{"reboot-test-linux", "Linux", []string{"1.0.0"}},
+	{"update-linux", "Linux", []string{"1.0.0", "1.0.1", "1.0.2"}},
+	{"update-windows", "Windows", []string{"1.0.0", "1.0.1"}},
 }
 
-// managedComponentTemplates parses the embedded documents once.
+// managedComponentTemplates parses the embedded documents once, one per
+// component.
 var managedComponentTemplates = sync.OnceValue(func() []Doc {
 	out := make([]Doc, 0, len(managedComponents))
 	for _, m := range managedComponents {
@@ -38,7 +42,7 @@ var managedComponentTemplates = sync.OnceValue(func() []Doc {
 			panic("imagebuilder: managed component " + m.name + ": " + err.Error())
 		}
 		out = append(out, Doc{
-			"name": m.name, "version": m.version,
+			"name":        m.name,
 			"description": doc.Description, "type": doc.Type(), "platform": m.platform, "owner": ManagedOwnerName,
 			"data": string(data), "encrypted": true, "dateCreated": FormatTime(managedCreated), "state": Doc{"status": "ACTIVE"},
 			"supportedOsVersions": []any{map[string]string{"Linux": "Amazon Linux 2023", "Windows": "Microsoft Windows Server 2022"}[m.platform]},
@@ -47,15 +51,18 @@ var managedComponentTemplates = sync.OnceValue(func() []Doc {
 	return out
 })
 
-// managedComponentDocs returns the managed components as documents of the
-// caller's region, sorted by name.
+// managedComponentDocs returns every version of the managed components as
+// documents of the caller's region, sorted by name then version.
 func managedComponentDocs(scope store.Scope) []Doc {
 	templates := managedComponentTemplates()
-	out := make([]Doc, len(templates))
+	var out []Doc
 	for i, m := range managedComponents {
-		d := maps.Clone(templates[i])
-		d["arn"] = componentDoc(scope, ManagedOwner, m.name, m.version, m.build)
-		out[i] = d
+		for _, v := range m.versions {
+			d := maps.Clone(templates[i])
+			d["version"] = v
+			d["arn"] = componentDoc(scope, ManagedOwner, m.name, v, 1)
+			out = append(out, d)
+		}
 	}
 	return out
 }
