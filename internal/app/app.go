@@ -125,6 +125,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		files = remote
 	}
 	tf.Objects, tf.EFSDir, tf.PGPKeys = files, a.efsDir, cfg.PGPKeys
+	ib.ReadS3 = readS3(files)
 	a.tf = tf
 	tf.RegisterEngine(eng)
 	a.sftp = sftpd.New(tf, files, a.efsDir, cfg.sftpBind(), log)

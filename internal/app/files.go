@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 
+	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/objstore"
 )
 
@@ -45,4 +48,25 @@ func (a *App) resetEFS() error {
 		return err
 	}
 	return os.MkdirAll(a.efsDir, 0o750)
+}
+
+// readS3 reads Image Builder documents named by S3 URI from the same object
+// storage Transfer uses: Slipway's own buckets or the --s3-endpoint service.
+func readS3(objects objstore.Store) func(ctx context.Context, bucket, key string, max int64) ([]byte, error) {
+	return func(ctx context.Context, bucket, key string, max int64) ([]byte, error) {
+		o, r, err := objects.Open(ctx, bucket, key)
+		switch {
+		case errors.Is(err, objstore.ErrNoSuchBucket):
+			return nil, imagebuilder.ErrNoSuchBucket
+		case errors.Is(err, objstore.ErrNoSuchKey):
+			return nil, imagebuilder.ErrNoSuchKey
+		case err != nil:
+			return nil, err
+		}
+		defer r.Close()
+		if o.Size > max {
+			return nil, imagebuilder.ErrTooLarge
+		}
+		return io.ReadAll(io.LimitReader(r, max))
+	}
 }

@@ -108,28 +108,18 @@ func (s *Service) resolveComponent(tx store.Tx, scope store.Scope, raw, field st
 
 // CreateComponent validates a component document and stores a new build.
 func (s *Service) CreateComponent(ctx context.Context, scope store.Scope, in Doc) (Doc, error) {
-	data := str(in, "data")
-	switch {
-	case data != "" && str(in, "uri") != "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri', but not both.")
-	case data == "" && str(in, "uri") == "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri'.")
-	case data == "":
-		return nil, fault.InvalidField("uri", "Slipway does not read component documents from Amazon S3; pass the document inline in 'data'.")
+	data, err := s.document(ctx, "data", str(in, "data"), "uri", str(in, "uri"))
+	if err != nil {
+		return nil, err
 	}
 	return s.createComponent(ctx, scope, "CreateComponent", in, data)
 }
 
 // ImportComponent turns a shell script into a component and stores it.
 func (s *Service) ImportComponent(ctx context.Context, scope store.Scope, in Doc) (Doc, error) {
-	script := str(in, "data")
-	switch {
-	case script != "" && str(in, "uri") != "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri', but not both.")
-	case script == "" && str(in, "uri") == "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri'.")
-	case script == "":
-		return nil, fault.InvalidField("uri", "Slipway does not read scripts from Amazon S3; pass the script inline in 'data'.")
+	script, err := s.document(ctx, "data", str(in, "data"), "uri", str(in, "uri"))
+	if err != nil {
+		return nil, err
 	}
 	phase := "build"
 	if str(in, "type") == "TEST" {

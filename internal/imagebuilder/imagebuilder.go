@@ -4,6 +4,7 @@
 package imagebuilder
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -40,6 +41,9 @@ type Service struct {
 	wake   func()
 	// StepDelay is how long each simulated step action takes (0: at once).
 	StepDelay time.Duration
+	// ReadS3 reads the documents requests name by S3 URI (at most max
+	// bytes): Slipway's own buckets, or the --s3-endpoint service.
+	ReadS3 func(ctx context.Context, bucket, key string, max int64) ([]byte, error)
 }
 
 // New returns the service. now may be nil.

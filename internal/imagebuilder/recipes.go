@@ -118,14 +118,12 @@ func (s *Service) CreateImageRecipe(ctx context.Context, scope store.Scope, in D
 
 // CreateContainerRecipe stores a container recipe version.
 func (s *Service) CreateContainerRecipe(ctx context.Context, scope store.Scope, in Doc) (Doc, error) {
-	switch data, uri := str(in, "dockerfileTemplateData"), str(in, "dockerfileTemplateUri"); {
-	case data != "" && uri != "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'dockerfileTemplateData' or 'dockerfileTemplateUri', but not both.")
-	case data == "" && uri == "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'dockerfileTemplateData' or 'dockerfileTemplateUri'.")
-	case data == "":
-		return nil, fault.InvalidField("dockerfileTemplateUri", "Slipway does not read Dockerfile templates from Amazon S3; pass the template inline in 'dockerfileTemplateData'.")
+	data, err := s.document(ctx, "dockerfileTemplateData", str(in, "dockerfileTemplateData"), "dockerfileTemplateUri", str(in, "dockerfileTemplateUri"))
+	if err != nil {
+		return nil, err
 	}
+	// The template is kept (and returned) as data, whichever way it came.
+	in["dockerfileTemplateData"] = data
 	return s.createRecipe(ctx, scope, containerRecipes, "CreateContainerRecipe", in)
 }
 

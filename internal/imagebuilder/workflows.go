@@ -125,14 +125,11 @@ func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in Crea
 		return nil, &fault.Error{Kind: fault.InvalidVersion, Field: "semanticVersion",
 			Message: "The value supplied for parameter 'semanticVersion' is not valid. " + err.Error() + "."}
 	}
-	switch {
-	case in.Data != "" && in.URI != "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri', but not both.")
-	case in.Data == "" && in.URI == "":
-		return nil, fault.New(fault.InvalidCombination, "You must specify either 'data' or 'uri'.")
-	case in.URI != "":
-		return nil, fault.InvalidField("uri", "Slipway does not read workflow documents from Amazon S3; pass the document inline in 'data'.")
+	data, err := s.document(ctx, "data", in.Data, "uri", in.URI)
+	if err != nil {
+		return nil, err
 	}
+	in.Data = data
 	doc, err := wfdoc.Parse([]byte(in.Data), wfdoc.Stage(in.Type))
 	if err != nil {
 		return nil, fault.InvalidField("data", "The workflow document is not valid: %v", err)
