@@ -366,11 +366,11 @@ func TestCatalogVersionsAndWildcards(t *testing.T) {
 	// listed, byName gives the newest of each, and any version resolves.
 	linux := []ibtypes.Filter{{Name: aws.String("platform"), Values: []string{"Linux"}}}
 	amazon, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, MaxResults: aws.Int32(25)})
-	if err != nil || len(amazon.ComponentVersionList) != 11 || aws.ToString(amazon.ComponentVersionList[0].Owner) != "Amazon" {
+	if err != nil || len(amazon.ComponentVersionList) != 16 || aws.ToString(amazon.ComponentVersionList[0].Owner) != "Amazon" {
 		t.Fatalf("managed components: %v %+v", err, amazon)
 	}
 	newestByName, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, ByName: true})
-	if err != nil || len(newestByName.ComponentVersionList) != 4 {
+	if err != nil || len(newestByName.ComponentVersionList) != 8 {
 		t.Fatalf("managed components by name: %v %+v", err, newestByName)
 	}
 	paged, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, MaxResults: aws.Int32(4)})
@@ -378,11 +378,15 @@ func TestCatalogVersionsAndWildcards(t *testing.T) {
 		t.Fatalf("managed components page: %v %+v", err, paged)
 	}
 	rest, err := c.ListComponents(ctx, &ib.ListComponentsInput{Owner: ibtypes.OwnershipAmazon, Filters: linux, MaxResults: aws.Int32(25), NextToken: paged.NextToken})
-	if err != nil || len(rest.ComponentVersionList) != 7 {
+	if err != nil || len(rest.ComponentVersionList) != 12 {
 		t.Fatalf("managed components second page: %v %+v", err, rest)
 	}
 	for ref, want := range map[string]string{"update-linux/1.0.0": "update-linux/1.0.0/1", "update-linux/x.x.x": "update-linux/1.0.2/1",
-		"update-linux/1.0.1/1": "update-linux/1.0.1/1", "aws-cli-version-2-linux/1.0.x": "aws-cli-version-2-linux/1.0.4/1"} {
+		"update-linux/1.0.1/1": "update-linux/1.0.1/1", "aws-cli-version-2-linux/1.0.x": "aws-cli-version-2-linux/1.0.4/1",
+		// Versions public examples pin.
+		"docker-ce-linux/1.0.0/1": "docker-ce-linux/1.0.0/1", "amazon-cloudwatch-agent-linux/1.0.1/1": "amazon-cloudwatch-agent-linux/1.0.1/1",
+		"amazon-cloudwatch-agent-linux/1.0.0": "amazon-cloudwatch-agent-linux/1.0.0/1", "simple-boot-test-linux/1.0.0/1": "simple-boot-test-linux/1.0.0/1",
+		"amazon-corretto-11/1.0.0/1": "amazon-corretto-11/1.0.0/1", "reboot-test-linux/1.0.0/1": "reboot-test-linux/1.0.0/1"} {
 		got, err := c.GetComponent(ctx, &ib.GetComponentInput{ComponentBuildVersionArn: aws.String("arn:aws:imagebuilder:us-east-1:aws:component/" + ref)})
 		if err != nil || aws.ToString(got.Component.Arn) != "arn:aws:imagebuilder:us-east-1:aws:component/"+want {
 			t.Fatalf("%s: %v %+v", ref, err, got)

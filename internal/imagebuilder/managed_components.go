@@ -21,9 +21,13 @@ var managedComponents = []struct {
 	name, platform string
 	versions       []string
 }{
+	{"amazon-cloudwatch-agent-linux", "Linux", []string{"1.0.0", "1.0.1"}},
+	{"amazon-corretto-11", "Linux", []string{"1.0.0"}},
 	{"aws-cli-version-2-linux", "Linux", []string{"1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4"}},
+	{"docker-ce-linux", "Linux", []string{"1.0.0"}},
 	{"reboot-linux", "Linux", []string{"1.0.0", "1.0.1"}},
 	{"reboot-test-linux", "Linux", []string{"1.0.0"}},
+	{"simple-boot-test-linux", "Linux", []string{"1.0.0"}},
 	{"update-linux", "Linux", []string{"1.0.0", "1.0.1", "1.0.2"}},
 	{"update-windows", "Windows", []string{"1.0.0", "1.0.1"}},
 }
