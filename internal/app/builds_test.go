@@ -803,6 +803,10 @@ func TestManagedImagesAndParentOSVersion(t *testing.T) {
 	if len(names) < 30 || !slices.Contains(names, "amazon-linux-2023-arm64@2024.6.12") || !slices.Contains(names, "windows-server-2022-english-full-base-x86@2025.3.4") {
 		t.Fatalf("managed images %v", names)
 	}
+	bv, err := c.ListImageBuildVersions(ctx, &ib.ListImageBuildVersionsInput{ImageVersionArn: aws.String(al2 + "2024.11.5")})
+	if err != nil || len(bv.ImageSummaryList) != 1 || aws.ToString(bv.ImageSummaryList[0].Arn) != al2+"2024.11.5/1" || aws.ToString(bv.ImageSummaryList[0].Owner) != "Amazon" {
+		t.Fatalf("managed build versions %+v %v", bv, err)
+	}
 	byName, err := c.ListImages(ctx, &ib.ListImagesInput{Owner: ibtypes.OwnershipAmazon, ByName: true, MaxResults: aws.Int32(25),
 		Filters: []ibtypes.Filter{{Name: aws.String("platform"), Values: []string{"Windows"}}}})
 	if err != nil || len(byName.ImageVersionList) != 3 || aws.ToString(byName.ImageVersionList[0].Version) != "2025.3.4" {

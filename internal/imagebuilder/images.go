@@ -231,6 +231,14 @@ func (s *Service) ListImageBuildVersions(ctx context.Context, scope store.Scope,
 		return nil, err
 	}
 	items := []any{}
+	if a.Account == ManagedOwner && a.Region == scope.Region {
+		for _, d := range managedImageDocs(scope) {
+			if versionOf(str(d, "arn")) == raw && accept(d) {
+				items = append(items, imageSummary(d, nil))
+			}
+		}
+		return Doc{"imageSummaryList": items}, nil
+	}
 	if !ownedBy(a, scope) {
 		return Doc{"imageSummaryList": items}, nil
 	}
