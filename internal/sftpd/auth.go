@@ -9,21 +9,23 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/slipway-dev/slipway/internal/ids"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/transfer"
 )
 
-// logins hands an authenticated user from the SSH handshake to the session:
-// Permissions can only carry strings, so they carry a key into this map.
-var logins sync.Map // string -> *session
+// logins hands an authenticated user from the SSH handshake to the session,
+// keyed by the connection's addresses (Permissions can only carry strings).
+// The connection's handler removes its entry however the handshake ends, so
+// a login whose handshake fails afterwards leaves nothing behind.
+var logins sync.Map // connKey -> *session
+
+// connKey names one TCP connection.
+func connKey(remote, local net.Addr) string { return remote.String() + "|" + local.String() }
 
 type session struct {
 	user   *transfer.User
 	server *transfer.Server
 }
-
-const loginKey = "slipway-login"
 
 func refusedName(name string) bool { return len(name) < 3 || name == "root" }
 
@@ -103,10 +105,9 @@ func (a *authenticator) server() (*transfer.Server, error) {
 }
 
 // permit records a successful login for the session that follows.
-func (a *authenticator) permit(srv *transfer.Server, u *transfer.User) (*ssh.Permissions, error) {
-	key := ids.UUID()
-	logins.Store(key, &session{user: u, server: srv})
-	return &ssh.Permissions{Extensions: map[string]string{loginKey: key}}, nil
+func (a *authenticator) permit(c ssh.ConnMetadata, srv *transfer.Server, u *transfer.User) (*ssh.Permissions, error) {
+	logins.Store(connKey(c.RemoteAddr(), c.LocalAddr()), &session{user: u, server: srv})
+	return &ssh.Permissions{}, nil
 }
 
 func (a *authenticator) managedKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
@@ -125,7 +126,7 @@ func (a *authenticator) managedKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.
 	for _, k := range u.SshPublicKeys {
 		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k.SshPublicKeyBody))
 		if err == nil && bytes.Equal(pk.Marshal(), want) {
-			return a.permit(srv, u)
+			return a.permit(c, srv, u)
 		}
 	}
 	return nil, fmt.Errorf("key not authorized")
@@ -154,7 +155,7 @@ func (a *authenticator) customKey(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.P
 	for _, body := range u.Identity.PublicKeys {
 		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(body))
 		if err == nil && bytes.Equal(pk.Marshal(), want) {
-			return a.permit(srv, u)
+			return a.permit(c, srv, u)
 		}
 	}
 	return nil, fmt.Errorf("key not listed by the identity provider")
@@ -173,5 +174,5 @@ func (a *authenticator) customPassword(c ssh.ConnMetadata, password []byte) (*ss
 	if err != nil {
 		return nil, err
 	}
-	return a.permit(srv, u)
+	return a.permit(c, srv, u)
 }

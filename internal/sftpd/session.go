@@ -19,6 +19,7 @@ const (
 // channel that asks for it. Shells, exec (scp) and forwarding are refused.
 func (ep *endpoint) handle(c net.Conn) {
 	defer c.Close()
+	defer logins.Delete(connKey(c.RemoteAddr(), c.LocalAddr()))
 	_ = c.SetDeadline(time.Now().Add(handshakeTimeout))
 	sc, chans, reqs, err := ssh.NewServerConn(c, ep.cfg.Load())
 	if err != nil {
@@ -26,7 +27,7 @@ func (ep *endpoint) handle(c net.Conn) {
 	}
 	defer sc.Close()
 	_ = c.SetDeadline(time.Time{})
-	v, ok := logins.LoadAndDelete(sc.Permissions.Extensions[loginKey])
+	v, ok := logins.LoadAndDelete(connKey(c.RemoteAddr(), c.LocalAddr()))
 	if !ok {
 		return
 	}

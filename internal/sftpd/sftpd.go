@@ -35,7 +35,7 @@ type Supervisor struct {
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint // by server ID
-	locks     map[string]*sync.Mutex
+	locks     map[string]*idLock   // per server, while someone holds or waits
 	wg        sync.WaitGroup
 	stopped   bool
 }
@@ -52,7 +52,7 @@ func New(tf *transfer.Service, objects objstore.Store, efsDir, bind string, log 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Supervisor{tf: tf, objects: objects, efsDir: efsDir, bind: bind, log: log,
-		endpoints: map[string]*endpoint{}, locks: map[string]*sync.Mutex{}}
+		endpoints: map[string]*endpoint{}, locks: map[string]*idLock{}}
 }
 
 // PortFree reports whether the supervisor could listen on port now.
@@ -140,16 +140,31 @@ func (s *Supervisor) Endpoints() []Endpoint {
 	return out
 }
 
+// idLock serializes the reconciles of one server; users counts holders and
+// waiters so the entry goes once nobody needs it.
+type idLock struct {
+	sync.Mutex
+	users int
+}
+
 func (s *Supervisor) lock(id string) func() {
 	s.mu.Lock()
 	l := s.locks[id]
 	if l == nil {
-		l = &sync.Mutex{}
+		l = &idLock{}
 		s.locks[id] = l
 	}
+	l.users++
 	s.mu.Unlock()
 	l.Lock()
-	return l.Unlock
+	return func() {
+		l.Unlock()
+		s.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(s.locks, id)
+		}
+		s.mu.Unlock()
+	}
 }
 
 // reconcile makes the listener match the server's state and reports the
