@@ -46,56 +46,6 @@ const (
 	kindRecipeCounter    = "imagebuilder.recipe-version"
 )
 
-func str(d Doc, k string) string {
-	s, _ := d[k].(string)
-	return s
-}
-
-func boolean(d Doc, k string) bool {
-	b, _ := d[k].(bool)
-	return b
-}
-
-func list(d Doc, k string) []any {
-	l, _ := d[k].([]any)
-	return l
-}
-
-func obj(d Doc, k string) Doc {
-	m, _ := d[k].(map[string]any)
-	return m
-}
-
-func tagsOf(d Doc) map[string]string {
-	m := obj(d, "tags")
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k], _ = v.(string)
-	}
-	return out
-}
-
-// body copies the request members that belong on the resource.
-func body(in Doc, drop ...string) Doc {
-	out := maps.Clone(in)
-	for _, k := range append([]string{"clientToken", "dryRun", "tags"}, drop...) {
-		delete(out, k)
-	}
-	return out
-}
-
-// withTags returns the document as the API shows it, with its tags.
-func withTags(d Doc, tags map[string]string) Doc {
-	out := maps.Clone(d)
-	if len(tags) > 0 {
-		out["tags"] = tags
-	}
-	return out
-}
-
 func (s *Service) nowMillis() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
 // idempotent runs fn once per clientToken of the operation.
@@ -119,29 +69,6 @@ func alreadyExists(sp spec, a string) error {
 
 func notFound(sp spec, a string) error {
 	return fault.Missing(sp.Type, a, "The resource '%s' of type '%s' does not exist.", a, sp.Type)
-}
-
-func insertDoc(tx store.Tx, scope store.Scope, sp spec, id, parent, sortKey string, d Doc, tags map[string]string, now time.Time) error {
-	err := insertJSON(tx, &store.Record{Scope: scope, Kind: sp.Kind, ID: id, Parent: parent, SortKey: sortKey, Created: now, Updated: now, Tags: tags}, d)
-	if errors.Is(err, store.ErrExists) {
-		return alreadyExists(sp, id)
-	}
-	return err
-}
-
-// loadDoc reads a resource; a missing one is a NotFound fault.
-func loadDoc(tx store.Tx, scope store.Scope, sp spec, id string) (Doc, *store.Record, error) {
-	var d Doc
-	rec, err := getJSON(tx, scope, sp.Kind, id, &d)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, notFound(sp, id)
-	}
-	return d, rec, err
-}
-
-func decodeDoc(rec *store.Record) (Doc, error) {
-	var d Doc
-	return d, decodeInto(rec, &d)
 }
 
 // parseARN checks that s is an Image Builder ARN of the resource type with
@@ -362,17 +289,6 @@ func intOf(v any) int {
 		return n
 	}
 	return 0
-}
-
-// project keeps the named members of d.
-func project(d Doc, keys ...string) Doc {
-	out := Doc{}
-	for _, k := range keys {
-		if v, ok := d[k]; ok {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // Resource policies, for components, recipes and images.
