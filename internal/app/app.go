@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/awsproto"
+	"github.com/slipway-dev/slipway/internal/clock"
 	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/imagebuilder/ibhttp"
@@ -56,6 +57,7 @@ type App struct {
 	sftp     *sftpd.Supervisor
 	tf       *transfer.Service
 	api      *awsproto.Server
+	clock    *clock.Clock
 	objects  *objstore.Local
 	efsDir   string
 	tmpDir   string // --in-memory: the files behind buckets, removed at shutdown
@@ -95,20 +97,29 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	creds := append([]sigv4.Credential{DefaultCredential}, cfg.Credentials...)
 	verifier := sigv4.NewVerifier(creds, nil)
 
-	ib := imagebuilder.New(st, tokens, nil)
+	clk, err := openClock(ctx, st, cfg.ClockControl)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ib := imagebuilder.New(st, tokens, clk.Now)
 	ib.StepDelay = cfg.StepDelay
 	// The embedded store has one process, so on start every lease is stale.
-	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite"})
+	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Now: clk.Now})
 	ib.RegisterEngine(eng)
 	ibSvc := awsproto.NewService("imagebuilder")
 	ibhttp.Register(ibSvc, ib)
-	a := &App{cfg: cfg, log: log, store: st, engine: eng}
+	a := &App{cfg: cfg, log: log, store: st, engine: eng, clock: clk}
+	clk.OnAdvance = func(off time.Duration) {
+		a.saveClock(off)
+		eng.Wake() // work may be due now
+	}
 
 	if err := a.openFiles(ctx); err != nil {
 		st.Close()
 		return nil, err
 	}
-	tf := transfer.New(st, tokens, nil)
+	tf := transfer.New(st, tokens, clk.Now)
 	tf.Lambda = &lambda.Client{Endpoint: cfg.LambdaEndpoint, Functions: cfg.LambdaFunctions, Credentials: cfg.OutboundCredentials()}
 	var files objstore.Store = a.objects
 	if cfg.S3Endpoint != "" {
@@ -150,6 +161,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/health", a.health)
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
+	mux.HandleFunc("GET /_slipway/clock", a.getClock)
+	mux.HandleFunc("POST /_slipway/clock", a.moveClock)
 	mux.HandleFunc("GET /_slipway/transfer/invocations", a.invocations)
 	mux.HandleFunc("GET /_slipway/transfer/logs", a.transferLogs)
 	api := awsproto.NewServer(verifier, log, ibSvc, tfSvc)

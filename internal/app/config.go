@@ -43,6 +43,9 @@ type Config struct {
 	// Outbound signs Slipway's own calls (Lambda, API Gateway); test/test
 	// when unset.
 	Outbound *aws.Credentials
+	// ClockControl lets POST /_slipway/clock move domain time forward
+	// (--clock-control).
+	ClockControl bool
 	// CheckResponses checks every response against the model's output
 	// shape and logs mismatches (--check-responses, for debugging).
 	CheckResponses bool
