@@ -91,6 +91,7 @@ type build struct {
 	Seq        int               `json:"seq"`
 	Integrated bool              `json:"integrated,omitempty"`
 	Retried    bool              `json:"retried,omitempty"`
+	BuildType  string            `json:"buildType,omitempty"`
 }
 
 type stageRun struct {
@@ -222,6 +223,7 @@ func (s *Service) RegisterEngine(e *engine.Engine) {
 	e.Register(itemTimeout, handler(s.timeoutStep))
 	e.Register(itemRollback, handler(s.rollbackStep))
 	e.Register(itemStage, handler(s.advanceBuild))
+	e.Register(itemSchedule, handler(s.runSchedule))
 }
 
 func (s *Service) wakeEngine() {
@@ -301,7 +303,7 @@ func (s *Service) startBuild(tx store.Tx, scope store.Scope, req buildRequest, n
 
 	b := &build{Image: imageARN, Pipeline: req.Pipeline, ImageName: rname, Version: rversion, Number: int(n), ImageType: "AMI",
 		Platform: str(req.Recipe, "platform"), OSVersion: osVersion, Account: scope.Account, Dist: req.Dist,
-		Vars: map[string]any{}, FailSteps: req.FailSteps, Regions: []any{scope.Region}}
+		Vars: map[string]any{}, FailSteps: req.FailSteps, Regions: []any{scope.Region}, BuildType: req.BuildType}
 	if req.Container {
 		b.ImageType = "Docker"
 	}
@@ -639,15 +641,5 @@ func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *st
 	if b.Pipeline == "" {
 		return nil
 	}
-	p, prec, err := loadDoc(tx, scope, specPipeline, b.Pipeline)
-	if fault.Is(err, fault.NotFound) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	p["lastRunStatus"], p["dateLastRun"] = status, FormatTime(now)
-	if status == statusAvailable {
-		p["consecutiveFailures"] = 0
-	}
-	return putJSON(tx, prec, p, now)
+	return s.pipelineRunEnded(tx, scope, b, status, now)
 }

@@ -41,11 +41,23 @@ func (s *Service) StartImagePipelineExecution(ctx context.Context, scope store.S
 		if err != nil {
 			return nil, err
 		}
-		req.Tags = tagsOf(in)
-		req.FailSteps = failSteps(prec.Tags, req.Tags)
+		// The image carries the pipeline's imageTags and the run's tags.
+		req.Tags = tagsOf(Doc{"tags": p["imageTags"]})
+		for k, v := range tagsOf(in) {
+			if req.Tags == nil {
+				req.Tags = map[string]string{}
+			}
+			req.Tags[k] = v
+		}
+		req.FailSteps = failSteps(prec.Tags, tagsOf(in))
 		req.Pipeline, req.PipelineName, req.BuildType = raw, str(p, "name"), "USER_INITIATED"
 		image, err := s.startBuild(tx, scope, req, now)
 		if err != nil {
+			return nil, err
+		}
+		// A manual run is the pipeline's latest build for the schedule's
+		// start condition too.
+		if err := s.noteBuildDependencies(tx, scope, raw, req.Recipe, now); err != nil {
 			return nil, err
 		}
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": image}, nil

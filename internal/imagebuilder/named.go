@@ -27,6 +27,10 @@ type named struct {
 	// updatedOnCreate sets dateUpdated at creation too (AWS does so for
 	// pipelines, not for configurations).
 	updatedOnCreate bool
+	// written and deleted, when set, run in the transaction that wrote or
+	// deleted the resource (pipelines keep their schedules in step).
+	written func(s *Service, tx store.Tx, scope store.Scope, arn string, d Doc, now time.Time) error
+	deleted func(s *Service, tx store.Tx, scope store.Scope, arn string) error
 	// prepare validates d (the resource document being written) inside the
 	// transaction, fills defaults, and returns the resources it depends on.
 	prepare func(s *Service, tx store.Tx, scope store.Scope, d Doc) ([]string, error)
@@ -69,6 +73,11 @@ func (s *Service) createNamed(ctx context.Context, scope store.Scope, n named, o
 		if err := setRefs(tx, scope, a, refs, now); err != nil {
 			return nil, err
 		}
+		if n.written != nil {
+			if err := n.written(s, tx, scope, a, d, now); err != nil {
+				return nil, err
+			}
+		}
 		return Doc{"clientToken": in["clientToken"], n.arnField: a}, nil
 	})
 }
@@ -102,6 +111,11 @@ func (s *Service) updateNamed(ctx context.Context, scope store.Scope, n named, o
 		}
 		if err := setRefs(tx, scope, raw, refs, now); err != nil {
 			return nil, err
+		}
+		if n.written != nil {
+			if err := n.written(s, tx, scope, raw, d, now); err != nil {
+				return nil, err
+			}
 		}
 		return Doc{"clientToken": in["clientToken"], n.arnField: raw}, nil
 	})
@@ -171,6 +185,11 @@ func (s *Service) deleteNamed(ctx context.Context, scope store.Scope, n named, i
 		}
 		if err := clearRefs(tx, scope, raw); err != nil {
 			return err
+		}
+		if n.deleted != nil {
+			if err := n.deleted(s, tx, scope, raw); err != nil {
+				return err
+			}
 		}
 		return tx.Delete(scope, n.sp.Kind, raw)
 	})

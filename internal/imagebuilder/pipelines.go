@@ -2,11 +2,13 @@ package imagebuilder
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/awscron"
+	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -29,6 +31,15 @@ var imagePipelines = named{
 	prepare:         (*Service).preparePipeline,
 	derive:          withNextRun,
 	updatedOnCreate: true,
+	written: func(s *Service, tx store.Tx, scope store.Scope, arn string, d Doc, now time.Time) error {
+		return s.reschedule(tx, scope, arn, d, now)
+	},
+	deleted: func(s *Service, tx store.Tx, scope store.Scope, arn string) error {
+		if err := tx.Delete(scope, kindScheduleState, arn); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		return engine.Cancel(tx, scheduleItemID(arn))
+	},
 }
 
 // preparePipeline checks a pipeline's references and settings and fills
