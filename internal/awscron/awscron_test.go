@@ -75,3 +75,46 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNextAgainstReference checks Next against a brute-force reference that
+// walks real instants minute by minute over a bounded window, in a zone
+// with DST changes: the first instant whose wall-clock minute, hour and day
+// match is the one Next must return.
+func FuzzNextAgainstReference(f *testing.F) {
+	for _, s := range []string{"cron(0 10 ? * MON-FRI *)", "cron(30 2 * * ? *)", "cron(*/15 1-3 ? * SUN *)", "cron(0 12 L * ? *)",
+		"cron(0 8 ? * 2#1 *)", "cron(45 23 1W * ? *)", "cron(0 0 ? * 6L *)", "cron(5 * * 3,11 ? 2027)"} {
+		f.Add(s, uint32(0))
+		f.Add(s, uint32(97_000)) // around the March 2026 change
+		f.Add(s, uint32(440_000))
+	}
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		f.Skip(err)
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const window = 10 * 24 * 60 // minutes
+	f.Fuzz(func(t *testing.T, expr string, offset uint32) {
+		sc, err := Parse(expr)
+		if err != nil || sc.rate > 0 {
+			return
+		}
+		from := base.Add(time.Duration(offset%(2*366*24*60)) * time.Minute).Add(17 * time.Second)
+		got := sc.Next(from, loc)
+		var want time.Time
+		for m := time.Duration(1); m <= window; m++ {
+			c := from.Truncate(time.Minute).Add(m * time.Minute).In(loc)
+			if sc.minute.has(c.Minute()) && sc.hour.has(c.Hour()) && sc.dayMatches(c) {
+				want = c
+				break
+			}
+		}
+		switch {
+		case want.IsZero():
+			if !got.IsZero() && got.Before(from.Add(window*time.Minute)) {
+				t.Fatalf("%s from %v: Next %v, but the reference finds no match in the window", expr, from, got)
+			}
+		case !got.Equal(want):
+			t.Fatalf("%s from %v: Next %v, reference %v", expr, from, got, want)
+		}
+	})
+}
