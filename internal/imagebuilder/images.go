@@ -513,3 +513,32 @@ func (s *Service) DeleteImage(ctx context.Context, scope store.Scope, in Doc) (D
 	}
 	return Doc{"imageBuildVersionArn": raw}, nil
 }
+
+// PutImagePolicy stores an image build's resource policy.
+func (s *Service) PutImagePolicy(ctx context.Context, scope store.Scope, in Doc) (Doc, error) {
+	raw := str(in, "imageArn")
+	if err := s.imageARN(scope, raw, "imageArn"); err != nil {
+		return nil, err
+	}
+	err := s.putPolicy(ctx, scope, raw, str(in, "policy"), func(tx store.Tx) error {
+		_, _, err := loadDoc(tx, scope, specImage, raw)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Doc{"imageArn": raw}, nil
+}
+
+// GetImagePolicy returns an image build's resource policy.
+func (s *Service) GetImagePolicy(ctx context.Context, scope store.Scope, in Doc) (Doc, error) {
+	raw := str(in, "imageArn")
+	if err := s.imageARN(scope, raw, "imageArn"); err != nil {
+		return nil, err
+	}
+	p, err := s.getPolicy(ctx, scope, specImage, raw)
+	if err != nil {
+		return nil, err
+	}
+	return Doc{"policy": p}, nil
+}

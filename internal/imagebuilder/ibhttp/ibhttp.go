@@ -28,6 +28,7 @@ func Register(svc *awsproto.Service, ib *imagebuilder.Service) {
 		"CreateComponent": ib.CreateComponent, "ImportComponent": ib.ImportComponent, "GetComponent": ib.GetComponent,
 		"ListComponents": ib.ListComponents, "ListComponentBuildVersions": ib.ListComponentBuildVersions,
 		"DeleteComponent": ib.DeleteComponent, "GetComponentPolicy": ib.GetComponentPolicy, "PutComponentPolicy": ib.PutComponentPolicy,
+		"GetImagePolicy": ib.GetImagePolicy, "PutImagePolicy": ib.PutImagePolicy, "GetMarketplaceResource": ib.GetMarketplaceResource,
 
 		"CreateImageRecipe": ib.CreateImageRecipe, "GetImageRecipe": ib.GetImageRecipe, "ListImageRecipes": ib.ListImageRecipes,
 		"DeleteImageRecipe": ib.DeleteImageRecipe, "GetImageRecipePolicy": ib.GetImageRecipePolicy, "PutImageRecipePolicy": ib.PutImageRecipePolicy,
