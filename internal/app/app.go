@@ -56,6 +56,7 @@ type App struct {
 	engine   *engine.Engine
 	sftp     *sftpd.Supervisor
 	tf       *transfer.Service
+	ib       *imagebuilder.Service
 	api      *awsproto.Server
 	clock    *clock.Clock
 	objects  *objstore.Local
@@ -109,7 +110,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ib.RegisterEngine(eng)
 	ibSvc := awsproto.NewService("imagebuilder")
 	ibhttp.Register(ibSvc, ib)
-	a := &App{cfg: cfg, log: log, store: st, engine: eng, clock: clk}
+	a := &App{cfg: cfg, log: log, store: st, engine: eng, clock: clk, ib: ib}
 	clk.OnAdvance = func(off time.Duration) {
 		a.saveClock(off)
 		eng.Wake() // work may be due now
@@ -162,6 +163,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
 	mux.HandleFunc("GET /_slipway/clock", a.getClock)
+	mux.HandleFunc("GET /_slipway/imagebuilder/amis", a.amis)
+	mux.HandleFunc("PUT /_slipway/imagebuilder/amis/{id}", a.setAMI)
 	mux.HandleFunc("POST /_slipway/clock", a.moveClock)
 	mux.HandleFunc("GET /_slipway/transfer/invocations", a.invocations)
 	mux.HandleFunc("GET /_slipway/transfer/logs", a.transferLogs)

@@ -224,6 +224,7 @@ func (s *Service) RegisterEngine(e *engine.Engine) {
 	e.Register(itemRollback, handler(s.rollbackStep))
 	e.Register(itemStage, handler(s.advanceBuild))
 	e.Register(itemSchedule, handler(s.runSchedule))
+	e.Register(itemLifecycle, handler(s.runLifecycle))
 }
 
 func (s *Service) wakeEngine() {

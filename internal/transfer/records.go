@@ -4,32 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/epoch"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
 // Epoch is a time that travels as epoch seconds, the JSON 1.1 protocol's
 // default timestamp encoding.
-type Epoch time.Time
-
-// MarshalJSON writes seconds since the epoch (with milliseconds).
-func (e Epoch) MarshalJSON() ([]byte, error) {
-	t := time.Time(e)
-	return []byte(strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', -1, 64)), nil
-}
-
-// UnmarshalJSON reads epoch seconds.
-func (e *Epoch) UnmarshalJSON(b []byte) error {
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return err
-	}
-	*e = Epoch(time.UnixMilli(int64(f * 1000)).UTC())
-	return nil
-}
+type Epoch = epoch.Time
 
 // getRecord reads one record and decodes its body into v, reporting a
 // missing record as missing().

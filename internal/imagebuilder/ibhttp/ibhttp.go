@@ -13,6 +13,7 @@ import (
 // Register adds the implemented operations to svc.
 func Register(svc *awsproto.Service, ib *imagebuilder.Service) {
 	h := &handlers{ib: ib}
+	registerLifecycle(svc, h)
 	svc.Register("CreateWorkflow", awsproto.Handle(h.createWorkflow))
 	svc.Register("GetWorkflow", awsproto.Handle(h.getWorkflow))
 	svc.Register("ListWorkflows", awsproto.Handle(h.listWorkflows))

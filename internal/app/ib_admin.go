@@ -1,0 +1,55 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/slipway-dev/slipway/internal/imagebuilder"
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// adminScope reads ?account=&region= (the default account, us-east-1).
+func adminScope(r *http.Request) store.Scope {
+	sc := store.Scope{Account: r.URL.Query().Get("account"), Region: r.URL.Query().Get("region")}
+	if sc.Account == "" {
+		sc.Account = DefaultAccount
+	}
+	if sc.Region == "" {
+		sc.Region = "us-east-1"
+	}
+	return sc
+}
+
+// amis lists the simulated AMIs of Image Builder's images.
+func (a *App) amis(w http.ResponseWriter, r *http.Request) {
+	list, err := a.ib.AMIs(r.Context(), adminScope(r))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	if list == nil {
+		list = []*imagebuilder.AMI{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"amis": list})
+}
+
+// setAMI sets the attributes lifecycle exclusion rules read on a simulated
+// AMI: {"public": true, "sharedAccounts": [...], "tags": {...},
+// "lastLaunched": "2026-11-01T00:00:00Z"}.
+func (a *App) setAMI(w http.ResponseWriter, r *http.Request) {
+	var in imagebuilder.AMIAttributes
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "the body must be JSON: " + err.Error()})
+		return
+	}
+	ami, err := a.ib.SetAMIAttributes(r.Context(), adminScope(r), r.PathValue("id"), in)
+	switch {
+	case errors.Is(err, imagebuilder.ErrNoAMI):
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no image has the AMI " + r.PathValue("id")})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, ami)
+	}
+}
