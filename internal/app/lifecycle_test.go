@@ -109,7 +109,10 @@ func stateUpdate(c *ib.Client, image string, status ibtypes.ResourceStatus, mut 
 
 var tokenSeq = time.Now().UnixNano()
 
-func newToken() string { tokenSeq++; return "tok-" + strings.ReplaceAll(time.Unix(0, tokenSeq).Format("150405.000000000"), ".", "") }
+func newToken() string {
+	tokenSeq++
+	return "tok-" + strings.ReplaceAll(time.Unix(0, tokenSeq).Format("150405.000000000"), ".", "")
+}
 
 func withAMIs(exclude *ibtypes.LifecyclePolicyDetailExclusionRulesAmis, snapshots bool) func(*ib.StartResourceStateUpdateInput) {
 	return func(in *ib.StartResourceStateUpdateInput) {
