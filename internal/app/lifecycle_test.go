@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,12 +109,10 @@ func stateUpdate(c *ib.Client, image string, status ibtypes.ResourceStatus, mut 
 	return c.StartResourceStateUpdate(context.Background(), in)
 }
 
-var tokenSeq = time.Now().UnixNano()
+var tokenSeq atomic.Int64
 
-func newToken() string {
-	tokenSeq++
-	return "tok-" + strings.ReplaceAll(time.Unix(0, tokenSeq).Format("150405.000000000"), ".", "")
-}
+// newToken returns a fresh clientToken.
+func newToken() string { return fmt.Sprintf("tok-%d-%d", time.Now().UnixNano(), tokenSeq.Add(1)) }
 
 func withAMIs(exclude *ibtypes.LifecyclePolicyDetailExclusionRulesAmis, snapshots bool) func(*ib.StartResourceStateUpdateInput) {
 	return func(in *ib.StartResourceStateUpdateInput) {
