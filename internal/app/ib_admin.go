@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -51,5 +52,26 @@ func (a *App) setAMI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
 	default:
 		writeJSON(w, http.StatusOK, ami)
+	}
+}
+
+// runPolicy starts a lifecycle policy's run now:
+// {"lifecyclePolicyArn": "..."} (?account=&region= as for the AMIs).
+func (a *App) runPolicy(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		LifecyclePolicyArn string `json:"lifecyclePolicyArn"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil || in.LifecyclePolicyArn == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "the body must be {\"lifecyclePolicyArn\": \"...\"}"})
+		return
+	}
+	id, err := a.ib.StartPolicyRun(r.Context(), adminScope(r), in.LifecyclePolicyArn)
+	switch {
+	case fault.Is(err, fault.NotFound):
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": err.Error()})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"lifecycleExecutionId": id})
 	}
 }

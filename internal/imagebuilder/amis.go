@@ -202,28 +202,8 @@ func (s *Service) findAMI(tx store.Tx, scope store.Scope, amiID string) (*AMI, e
 	return nil, ErrNoAMI
 }
 
-// eachImage calls fn with every image build of the scope (through the
-// version index: builds are listed under their version) until it returns
+// eachImage calls fn with every image build of the scope until it returns
 // true or an error.
 func eachImage(tx store.Tx, scope store.Scope, fn func(Doc) (bool, error)) error {
-	versions, err := tx.List(store.ListQuery{Scope: scope, Kind: kindImageVersion, Limit: 1 << 30})
-	if err != nil {
-		return err
-	}
-	for _, v := range versions {
-		builds, err := tx.List(store.ListQuery{Scope: scope, Kind: kindImage, Parent: v.ID, Limit: 1 << 30})
-		if err != nil {
-			return err
-		}
-		for _, r := range builds {
-			d, err := decodeDoc(r)
-			if err != nil {
-				return err
-			}
-			if stop, err := fn(d); stop || err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return eachImageRecord(tx, scope, func(d Doc, _ *store.Record) (bool, error) { return fn(d) })
 }

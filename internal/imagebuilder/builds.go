@@ -225,6 +225,7 @@ func (s *Service) RegisterEngine(e *engine.Engine) {
 	e.Register(itemStage, handler(s.advanceBuild))
 	e.Register(itemSchedule, handler(s.runSchedule))
 	e.Register(itemLifecycle, handler(s.runLifecycle))
+	e.Register(itemPolicyRun, handler(s.dailyPolicyRun))
 }
 
 func (s *Service) wakeEngine() {

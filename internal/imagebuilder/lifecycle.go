@@ -361,6 +361,14 @@ func (s *Service) runLifecycle(tx store.Tx, scope store.Scope, id string, now ti
 			return err
 		}
 	}
+	if run.Exec.LifecyclePolicyArn != "" {
+		if err := s.runPolicy(tx, scope, &run, now); err != nil {
+			return err
+		}
+		if len(run.Resources) == 0 {
+			run.Exec.ResourcesImpactedSummary = &ImpactSummary{HasImpactedResources: false}
+		}
+	}
 	run.Exec.State = LifecycleState{Status: lceSuccess}
 	for _, r := range run.Resources {
 		if r.State.Status == lceFailed {

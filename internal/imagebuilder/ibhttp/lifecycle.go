@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/slipway-dev/slipway/internal/awsproto"
+	"github.com/slipway-dev/slipway/internal/epoch"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 )
 
@@ -13,6 +14,7 @@ func registerLifecycle(svc *awsproto.Service, h *handlers) {
 	svc.Register("ListLifecycleExecutions", awsproto.Handle(h.listLifecycleExecutions))
 	svc.Register("ListLifecycleExecutionResources", awsproto.Handle(h.listLifecycleExecutionResources))
 	svc.Register("CancelLifecycleExecution", awsproto.Handle(h.cancelLifecycleExecution))
+	registerLifecyclePolicies(svc, h)
 }
 
 func (h *handlers) startResourceStateUpdate(ctx context.Context, in *imagebuilder.StateUpdate) (*imagebuilder.StateUpdateResult, error) {
@@ -84,4 +86,84 @@ func (h *handlers) cancelLifecycleExecution(ctx context.Context, in *struct {
 		return nil, err
 	}
 	return &cancelLifecycleExecutionOutput{LifecycleExecutionID: id}, nil
+}
+
+func registerLifecyclePolicies(svc *awsproto.Service, h *handlers) {
+	svc.Register("CreateLifecyclePolicy", awsproto.Handle(h.createLifecyclePolicy))
+	svc.Register("GetLifecyclePolicy", awsproto.Handle(h.getLifecyclePolicy))
+	svc.Register("UpdateLifecyclePolicy", awsproto.Handle(h.updateLifecyclePolicy))
+	svc.Register("DeleteLifecyclePolicy", awsproto.Handle(h.deleteLifecyclePolicy))
+	svc.Register("ListLifecyclePolicies", awsproto.HandleDocument(func(ctx context.Context, in imagebuilder.Doc) (imagebuilder.Doc, error) {
+		page, err := h.ib.ListLifecyclePolicies(ctx, awsproto.CallFrom(ctx).Scope, in)
+		if err != nil {
+			return nil, err
+		}
+		items := []any{}
+		for _, p := range page.Policies {
+			items = append(items, policySummary{Arn: p.Arn, Name: p.Name, Description: p.Description, Status: p.Status, ExecutionRole: p.ExecutionRole,
+				ResourceType: p.ResourceType, DateCreated: p.DateCreated, DateUpdated: p.DateUpdated, DateLastRun: p.DateLastRun, Tags: p.Tags})
+		}
+		out := imagebuilder.Doc{"lifecyclePolicySummaryList": items}
+		if page.NextToken != "" {
+			out["nextToken"] = page.NextToken
+		}
+		return out, nil
+	}))
+}
+
+// policySummary is the API's LifecyclePolicySummary.
+type policySummary struct {
+	Arn           string            `json:"arn"`
+	Name          string            `json:"name"`
+	Description   string            `json:"description,omitempty"`
+	Status        string            `json:"status"`
+	ExecutionRole string            `json:"executionRole"`
+	ResourceType  string            `json:"resourceType"`
+	DateCreated   *epoch.Time       `json:"dateCreated,omitempty"`
+	DateUpdated   *epoch.Time       `json:"dateUpdated,omitempty"`
+	DateLastRun   *epoch.Time       `json:"dateLastRun,omitempty"`
+	Tags          map[string]string `json:"tags,omitempty"`
+}
+
+type lifecyclePolicyARNOutput struct {
+	ClientToken        string `json:"clientToken,omitempty"`
+	LifecyclePolicyArn string `json:"lifecyclePolicyArn"`
+}
+
+func (h *handlers) createLifecyclePolicy(ctx context.Context, in *imagebuilder.LifecyclePolicyInput) (*lifecyclePolicyARNOutput, error) {
+	a, err := h.ib.CreateLifecyclePolicy(ctx, awsproto.CallFrom(ctx).Scope, *in)
+	if err != nil {
+		return nil, err
+	}
+	return &lifecyclePolicyARNOutput{ClientToken: in.ClientToken, LifecyclePolicyArn: a}, nil
+}
+
+type getLifecyclePolicyOutput struct {
+	LifecyclePolicy *imagebuilder.LifecyclePolicy `json:"lifecyclePolicy"`
+}
+
+func (h *handlers) getLifecyclePolicy(ctx context.Context, in *struct {
+	LifecyclePolicyArn string `json:"lifecyclePolicyArn"`
+}) (*getLifecyclePolicyOutput, error) {
+	p, err := h.ib.GetLifecyclePolicy(ctx, awsproto.CallFrom(ctx).Scope, in.LifecyclePolicyArn)
+	if err != nil {
+		return nil, err
+	}
+	return &getLifecyclePolicyOutput{LifecyclePolicy: p}, nil
+}
+
+func (h *handlers) updateLifecyclePolicy(ctx context.Context, in *imagebuilder.LifecyclePolicyInput) (*lifecyclePolicyARNOutput, error) {
+	if err := h.ib.UpdateLifecyclePolicy(ctx, awsproto.CallFrom(ctx).Scope, *in); err != nil {
+		return nil, err
+	}
+	return &lifecyclePolicyARNOutput{LifecyclePolicyArn: in.LifecyclePolicyArn}, nil
+}
+
+func (h *handlers) deleteLifecyclePolicy(ctx context.Context, in *struct {
+	LifecyclePolicyArn string `json:"lifecyclePolicyArn"`
+}) (*lifecyclePolicyARNOutput, error) {
+	if err := h.ib.DeleteLifecyclePolicy(ctx, awsproto.CallFrom(ctx).Scope, in.LifecyclePolicyArn); err != nil {
+		return nil, err
+	}
+	return &lifecyclePolicyARNOutput{LifecyclePolicyArn: in.LifecyclePolicyArn}, nil
 }
