@@ -156,6 +156,20 @@ def build():
         status = ib.get_image(imageBuildVersionArn=image)["image"]["state"]["status"]
         time.sleep(0.05)
     assert status == "AVAILABLE", status
+    # Deprecate it, and back: the record changes at once without resources;
+    # with its AMIs it runs as a lifecycle execution.
+    ib.start_resource_state_update(resourceArn=image, state={"status": "DEPRECATED"}, clientToken="boto-deprecate")
+    img = ib.get_image(imageBuildVersionArn=image)["image"]
+    assert img["state"]["status"] == "DEPRECATED", img["state"]
+    lce = ib.start_resource_state_update(resourceArn=image, state={"status": "AVAILABLE"}, clientToken="boto-restore",
+                                         executionRole="arn:aws:iam::000000000000:role/lifecycle",
+                                         includeResources={"amis": True})["lifecycleExecutionId"]
+    state = ""
+    while state != "SUCCESS" and time.time() < deadline:
+        state = ib.get_lifecycle_execution(lifecycleExecutionId=lce)["lifecycleExecution"]["state"]["status"]
+        time.sleep(0.05)
+    assert state == "SUCCESS", state
+    assert ib.get_image(imageBuildVersionArn=image)["image"]["state"]["status"] == "AVAILABLE"
     print("boto3 image build: ok")
 
 
