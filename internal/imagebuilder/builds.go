@@ -247,6 +247,12 @@ type buildRequest struct {
 	Pipeline, PipelineName, BuildType string
 	FailSteps                         []string
 	Logging                           Doc
+	// Mode is "" for a recipe build, "distribute" for DistributeImage (the
+	// DISTRIBUTION stage only) or "import" for ImportVmImage and
+	// ImportDiskImage (no workflow; the image has no recipe).
+	Mode string
+	// OSVersion, when set, is the image's osVersion (imports name it).
+	OSVersion string
 }
 
 // startBuild creates the image and queues its first stage.
@@ -262,7 +268,10 @@ func (s *Service) startBuild(tx store.Tx, scope store.Scope, req buildRequest, n
 	if req.Container {
 		imageType, recipeKey = "DOCKER", "containerRecipe"
 	}
-	osVersion := s.parentOSVersion(tx, scope, str(req.Recipe, "parentImage"), str(req.Recipe, "platform"))
+	osVersion := req.OSVersion
+	if osVersion == "" {
+		osVersion = s.parentOSVersion(tx, scope, str(req.Recipe, "parentImage"), str(req.Recipe, "platform"))
+	}
 	tests := req.Tests
 	if tests == nil {
 		tests = Doc{"imageTestsEnabled": true, "timeoutMinutes": 720}
@@ -273,6 +282,14 @@ func (s *Service) startBuild(tx store.Tx, scope store.Scope, req buildRequest, n
 		"state": Doc{"status": statusPending}, recipeKey: req.Recipe, "infrastructureConfiguration": req.Infra,
 		"imageTestsConfiguration": tests, "dateCreated": FormatTime(now), "buildType": req.BuildType,
 		"imageSource": "CUSTOM", "outputResources": Doc{"amis": []any{}}, "owner": scope.Account,
+	}
+	if req.Infra == nil {
+		delete(img, "infrastructureConfiguration")
+	}
+	if req.Mode == "import" {
+		delete(img, recipeKey)
+		delete(img, "imageTestsConfiguration")
+		img["imageSource"] = "IMPORTED"
 	}
 	if req.Dist != nil {
 		img["distributionConfiguration"] = req.Dist
@@ -358,6 +375,12 @@ func (s *Service) planStages(tx store.Tx, scope store.Scope, req buildRequest) (
 	}
 	custom := len(req.Workflows) > 0
 	var stages []*stageRun
+	switch req.Mode {
+	case "import":
+		return nil, nil
+	case "distribute":
+		return []*stageRun{{Type: "DISTRIBUTION", Runs: managed("DISTRIBUTION", "distribute-image")}}, nil
+	}
 	buildRuns := byType["BUILD"]
 	if !custom {
 		buildRuns = managed("BUILD", "build-image")

@@ -30,6 +30,7 @@ func Register(svc *awsproto.Service, ib *imagebuilder.Service) {
 		"ListComponents": ib.ListComponents, "ListComponentBuildVersions": ib.ListComponentBuildVersions,
 		"DeleteComponent": ib.DeleteComponent, "GetComponentPolicy": ib.GetComponentPolicy, "PutComponentPolicy": ib.PutComponentPolicy,
 		"GetImagePolicy": ib.GetImagePolicy, "PutImagePolicy": ib.PutImagePolicy, "GetMarketplaceResource": ib.GetMarketplaceResource,
+		"DistributeImage": ib.DistributeImage, "ImportVmImage": ib.ImportVmImage, "ImportDiskImage": ib.ImportDiskImage,
 
 		"CreateImageRecipe": ib.CreateImageRecipe, "GetImageRecipe": ib.GetImageRecipe, "ListImageRecipes": ib.ListImageRecipes,
 		"DeleteImageRecipe": ib.DeleteImageRecipe, "GetImageRecipePolicy": ib.GetImageRecipePolicy, "PutImageRecipePolicy": ib.PutImageRecipePolicy,
