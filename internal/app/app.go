@@ -166,6 +166,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/imagebuilder/amis", a.amis)
 	mux.HandleFunc("PUT /_slipway/imagebuilder/amis/{id}", a.setAMI)
 	mux.HandleFunc("POST /_slipway/imagebuilder/lifecycle-policies/run", a.runPolicy)
+	mux.HandleFunc("PUT /_slipway/imagebuilder/scan-findings", a.setScanFindings)
 	mux.HandleFunc("POST /_slipway/clock", a.moveClock)
 	mux.HandleFunc("GET /_slipway/transfer/invocations", a.invocations)
 	mux.HandleFunc("GET /_slipway/transfer/logs", a.transferLogs)

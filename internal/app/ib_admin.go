@@ -75,3 +75,20 @@ func (a *App) runPolicy(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"lifecycleExecutionId": id})
 	}
 }
+
+// setScanFindings replaces the image scan findings fixture of a scope:
+// {"findings": [ImageScanFinding, ...]} (?account=&region=).
+func (a *App) setScanFindings(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Findings []imagebuilder.Doc `json:"findings"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "the body must be {\"findings\": [...]}: " + err.Error()})
+		return
+	}
+	if err := a.ib.SetScanFindings(r.Context(), adminScope(r), in.Findings); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"findings": len(in.Findings)})
+}

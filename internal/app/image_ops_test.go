@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -122,5 +123,84 @@ func TestDistributeAndImport(t *testing.T) {
 	if img := waitImage(t, c, aws.ToString(disk.ImageBuildVersionArn), ibtypes.ImageStatusAvailable); img.BuildType != ibtypes.BuildTypeImportIso ||
 		img.Platform != ibtypes.PlatformWindows || img.InfrastructureConfiguration == nil {
 		t.Fatalf("imported disk image %+v", img)
+	}
+}
+
+// TestImageScanFindings serves a findings fixture for images with scanning
+// enabled: filters, pages and every aggregation type.
+func TestImageScanFindings(t *testing.T) {
+	t.Parallel()
+	s := start(t, "")
+	c := s.ib(opts("us-east-1"))
+	ctx := context.Background()
+	in := catalog(t, c, "scan")
+	in.ImageScanningConfiguration = &ibtypes.ImageScanningConfiguration{ImageScanningEnabled: aws.Bool(true)}
+	pipe, err := c.CreateImagePipeline(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanned := startRun(t, c, aws.ToString(pipe.ImagePipelineArn), nil)
+	waitImage(t, c, scanned, ibtypes.ImageStatusAvailable)
+	plain, err := c.CreateImage(ctx, &ib.CreateImageInput{ImageRecipeArn: in.ImageRecipeArn, InfrastructureConfigurationArn: in.InfrastructureConfigurationArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitImage(t, c, aws.ToString(plain.ImageBuildVersionArn), ibtypes.ImageStatusAvailable)
+	finding := func(image, cve, severity string) string {
+		return `{"imageBuildVersionArn":"` + image + `","severity":"` + severity + `","type":"PACKAGE_VULNERABILITY","title":"` + cve + `",
+			"firstObservedAt":1790000000,"packageVulnerabilityDetails":{"vulnerabilityId":"` + cve + `","source":"NVD"}}`
+	}
+	body := `{"findings":[` + strings.Join([]string{finding(scanned, "CVE-2026-0001", "CRITICAL"), finding(scanned, "CVE-2026-0002", "HIGH"),
+		finding(scanned, "CVE-2026-0003", "HIGH"), finding(scanned, "CVE-2026-0001", "MEDIUM"), finding(aws.ToString(plain.ImageBuildVersionArn), "CVE-2026-0009", "CRITICAL")}, ",") + `]}`
+	req, _ := http.NewRequest(http.MethodPut, s.URL+"/_slipway/imagebuilder/scan-findings", strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("fixture: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	all, err := c.ListImageScanFindings(ctx, &ib.ListImageScanFindingsInput{})
+	if err != nil || len(all.Findings) != 4 {
+		t.Fatalf("findings (the unscanned image's are not served): %d %v", len(all.Findings), err)
+	}
+	if f := all.Findings[0]; aws.ToString(f.ImagePipelineArn) != aws.ToString(pipe.ImagePipelineArn) || aws.ToString(f.AwsAccountId) != "000000000000" || f.FirstObservedAt == nil {
+		t.Fatalf("finding %+v", f)
+	}
+	high, err := c.ListImageScanFindings(ctx, &ib.ListImageScanFindingsInput{Filters: []ibtypes.ImageScanFindingsFilter{{Name: aws.String("severity"), Values: []string{"HIGH"}}}})
+	if err != nil || len(high.Findings) != 2 {
+		t.Fatalf("HIGH findings %d %v", len(high.Findings), err)
+	}
+	page, err := c.ListImageScanFindings(ctx, &ib.ListImageScanFindingsInput{MaxResults: aws.Int32(3)})
+	if err != nil || len(page.Findings) != 3 || page.NextToken == nil {
+		t.Fatalf("page %d %v", len(page.Findings), err)
+	}
+	rest, err := c.ListImageScanFindings(ctx, &ib.ListImageScanFindingsInput{MaxResults: aws.Int32(3), NextToken: page.NextToken})
+	if err != nil || len(rest.Findings) != 1 || rest.NextToken != nil {
+		t.Fatalf("second page %d %v", len(rest.Findings), err)
+	}
+	_, err = c.ListImageScanFindings(ctx, &ib.ListImageScanFindingsInput{Filters: []ibtypes.ImageScanFindingsFilter{{Name: aws.String("color"), Values: []string{"red"}}}})
+	apiError(t, err, "InvalidRequestException")
+
+	acct, err := c.ListImageScanFindingAggregations(ctx, &ib.ListImageScanFindingAggregationsInput{})
+	if err != nil || aws.ToString(acct.AggregationType) != "accountId" || len(acct.Responses) != 1 {
+		t.Fatalf("account aggregation %+v %v", acct, err)
+	}
+	if sc := acct.Responses[0].AccountAggregation.SeverityCounts; aws.ToInt64(sc.All) != 4 || aws.ToInt64(sc.Critical) != 1 || aws.ToInt64(sc.High) != 2 || aws.ToInt64(sc.Medium) != 1 {
+		t.Fatalf("account counts %+v", sc)
+	}
+	vuln, err := c.ListImageScanFindingAggregations(ctx, &ib.ListImageScanFindingAggregationsInput{Filter: &ibtypes.Filter{Name: aws.String("vulnerabilityId"), Values: []string{"CVE-2026-0001"}}})
+	if err != nil || len(vuln.Responses) != 1 || aws.ToInt64(vuln.Responses[0].VulnerabilityIdAggregation.SeverityCounts.All) != 2 {
+		t.Fatalf("vulnerability aggregation %+v %v", vuln, err)
+	}
+	for typ, check := range map[string]func(ibtypes.ImageScanFindingAggregation) bool{
+		"imageBuildVersionArn": func(a ibtypes.ImageScanFindingAggregation) bool { return aws.ToString(a.ImageAggregation.ImageBuildVersionArn) == scanned },
+		"imagePipelineArn": func(a ibtypes.ImageScanFindingAggregation) bool {
+			return aws.ToString(a.ImagePipelineAggregation.ImagePipelineArn) == aws.ToString(pipe.ImagePipelineArn)
+		},
+	} {
+		out, err := c.ListImageScanFindingAggregations(ctx, &ib.ListImageScanFindingAggregationsInput{Filter: &ibtypes.Filter{Name: aws.String(typ)}})
+		if err != nil || aws.ToString(out.AggregationType) != typ || len(out.Responses) != 1 || !check(out.Responses[0]) {
+			t.Fatalf("%s aggregation %+v %v", typ, out, err)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	tf "github.com/aws/aws-sdk-go-v2/service/transfer"
 	tftypes "github.com/aws/aws-sdk-go-v2/service/transfer/types"
 
+	"github.com/slipway-dev/slipway/internal/awsmodel"
 	"github.com/slipway-dev/slipway/internal/sigv4"
 )
 
@@ -142,7 +143,9 @@ func TestHealthAndReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if h.Status != "ok" || h.Version == "" || h.Store.Engine != "sqlite" || len(h.Services["imagebuilder"].Operations) == 0 || len(h.Services["transfer"].Operations) == 0 {
+	// Every one of Image Builder's 77 operations answers.
+	if h.Status != "ok" || h.Version == "" || h.Store.Engine != "sqlite" || len(h.Services["imagebuilder"].Operations) != len(awsmodel.Load("imagebuilder").Operations) ||
+		len(h.Services["imagebuilder"].Operations) != 77 || len(h.Services["transfer"].Operations) == 0 {
 		t.Fatalf("health: %+v", h)
 	}
 	c := s.tf(opts("us-east-1"))

@@ -31,6 +31,7 @@ func Register(svc *awsproto.Service, ib *imagebuilder.Service) {
 		"DeleteComponent": ib.DeleteComponent, "GetComponentPolicy": ib.GetComponentPolicy, "PutComponentPolicy": ib.PutComponentPolicy,
 		"GetImagePolicy": ib.GetImagePolicy, "PutImagePolicy": ib.PutImagePolicy, "GetMarketplaceResource": ib.GetMarketplaceResource,
 		"DistributeImage": ib.DistributeImage, "ImportVmImage": ib.ImportVmImage, "ImportDiskImage": ib.ImportDiskImage,
+		"ListImageScanFindings": ib.ListImageScanFindings, "ListImageScanFindingAggregations": ib.ListImageScanFindingAggregations,
 
 		"CreateImageRecipe": ib.CreateImageRecipe, "GetImageRecipe": ib.GetImageRecipe, "ListImageRecipes": ib.ListImageRecipes,
 		"DeleteImageRecipe": ib.DeleteImageRecipe, "GetImageRecipePolicy": ib.GetImageRecipePolicy, "PutImageRecipePolicy": ib.PutImageRecipePolicy,
