@@ -193,7 +193,9 @@ func TestImageScanFindings(t *testing.T) {
 		t.Fatalf("vulnerability aggregation %+v %v", vuln, err)
 	}
 	for typ, check := range map[string]func(ibtypes.ImageScanFindingAggregation) bool{
-		"imageBuildVersionArn": func(a ibtypes.ImageScanFindingAggregation) bool { return aws.ToString(a.ImageAggregation.ImageBuildVersionArn) == scanned },
+		"imageBuildVersionArn": func(a ibtypes.ImageScanFindingAggregation) bool {
+			return aws.ToString(a.ImageAggregation.ImageBuildVersionArn) == scanned
+		},
 		"imagePipelineArn": func(a ibtypes.ImageScanFindingAggregation) bool {
 			return aws.ToString(a.ImagePipelineAggregation.ImagePipelineArn) == aws.ToString(pipe.ImagePipelineArn)
 		},
