@@ -485,8 +485,8 @@ func applyAMIAction(ami *AMI, target string, updateAt *time.Time, now time.Time)
 	}
 }
 
-// GetLifecycleExecution returns a lifecycle execution.
-func (s *Service) GetLifecycleExecution(ctx context.Context, scope store.Scope, id string) (*LifecycleExecution, error) {
+// loadRun reads a lifecycle execution.
+func (s *Service) loadRun(ctx context.Context, scope store.Scope, id string) (*lifecycleRun, error) {
 	var run lifecycleRun
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		_, err := getJSON(tx, scope, kindLifecycleExec, id, &run)
@@ -495,6 +495,12 @@ func (s *Service) GetLifecycleExecution(ctx context.Context, scope store.Scope, 
 		}
 		return err
 	})
+	return &run, err
+}
+
+// GetLifecycleExecution returns a lifecycle execution.
+func (s *Service) GetLifecycleExecution(ctx context.Context, scope store.Scope, id string) (*LifecycleExecution, error) {
+	run, err := s.loadRun(ctx, scope, id)
 	if err != nil {
 		return nil, err
 	}
@@ -545,14 +551,7 @@ type LifecycleResourcePage struct {
 // ListLifecycleExecutionResources lists an execution's images, or with
 // parentResourceId an image's AMIs, snapshots and container images.
 func (s *Service) ListLifecycleExecutionResources(ctx context.Context, scope store.Scope, id, parent string, maxResults int, nextToken string) (*LifecycleResourcePage, error) {
-	var run lifecycleRun
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		_, err := getJSON(tx, scope, kindLifecycleExec, id, &run)
-		if errors.Is(err, store.ErrNotFound) {
-			return fault.Missing("LifecycleExecution", id, "The lifecycle execution '%s' does not exist.", id)
-		}
-		return err
-	})
+	run, err := s.loadRun(ctx, scope, id)
 	if err != nil {
 		return nil, err
 	}

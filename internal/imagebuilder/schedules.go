@@ -85,9 +85,8 @@ func (s *Service) runSchedule(tx store.Tx, scope store.Scope, pipeline string, n
 	if err != nil {
 		return err
 	}
-	var st scheduleState
-	srec, err := getJSON(tx, scope, kindScheduleState, pipeline, &st)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	st, srec, err := scheduleStateOf(tx, scope, pipeline)
+	if err != nil {
 		return err
 	}
 	// The default condition builds only when a wildcard reference now
@@ -115,12 +114,22 @@ func (s *Service) noteBuildDependencies(tx store.Tx, scope store.Scope, pipeline
 	if err != nil {
 		return err
 	}
-	var st scheduleState
-	srec, err := getJSON(tx, scope, kindScheduleState, pipeline, &st)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	_, srec, err := scheduleStateOf(tx, scope, pipeline)
+	if err != nil {
 		return err
 	}
 	return s.rememberDependencies(tx, scope, pipeline, deps, srec, now)
+}
+
+// scheduleStateOf reads what the scheduler remembers of a pipeline; the
+// record is nil when there is none yet.
+func scheduleStateOf(tx store.Tx, scope store.Scope, pipeline string) (scheduleState, *store.Record, error) {
+	var st scheduleState
+	srec, err := getJSON(tx, scope, kindScheduleState, pipeline, &st)
+	if errors.Is(err, store.ErrNotFound) {
+		return st, nil, nil
+	}
+	return st, srec, err
 }
 
 // rememberDependencies records what the pipeline's latest build resolved.
