@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -104,4 +105,42 @@ func BenchmarkPausedBuilds(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(int64(after.HeapInuse)-int64(before.HeapInuse))/float64(total), "heap-B/paused-build")
 	b.ReportMetric(float64(runtime.NumGoroutine()-goroutines), "extra-goroutines")
+}
+
+// BenchmarkConcurrentBuilds starts N builds at once (the default workflows:
+// 13 steps each) and waits for all of them; steps/s counts steps of every
+// build.
+func BenchmarkConcurrentBuilds(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("builds=%d", n), func(b *testing.B) {
+			c := benchServer(b)
+			ctx := context.Background()
+			pipe, err := c.CreateImagePipeline(ctx, catalog(b, c, "bench"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			steps := 0
+			start := time.Now()
+			for b.Loop() {
+				images := make([]string, n)
+				for i := range n {
+					images[i] = startRun(b, c, aws.ToString(pipe.ImagePipelineArn), nil)
+				}
+				for _, img := range images {
+					for {
+						out, err := c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: aws.String(img)})
+						if err != nil {
+							b.Fatal(err)
+						}
+						if out.Image.State.Status == ibtypes.ImageStatusAvailable {
+							break
+						}
+						time.Sleep(10 * time.Millisecond) // polling must not be the load
+					}
+				}
+				steps += 13 * n
+			}
+			b.ReportMetric(float64(steps)/time.Since(start).Seconds(), "steps/s")
+		})
+	}
 }

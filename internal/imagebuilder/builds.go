@@ -431,11 +431,19 @@ func setImageStatus(tx store.Tx, scope store.Scope, image, status, reason string
 }
 
 func imageStatus(tx store.Tx, scope store.Scope, image string) (string, error) {
-	d, _, err := loadDoc(tx, scope, specImage, image)
-	if err != nil {
+	// Only the state is needed: decoding into a small struct skips building
+	// maps for the whole document (this runs on every step).
+	var d struct {
+		State struct {
+			Status string `json:"status"`
+		} `json:"state"`
+	}
+	if _, err := getJSON(tx, scope, specImage.Kind, image, &d); errors.Is(err, store.ErrNotFound) {
+		return "", notFound(specImage, image)
+	} else if err != nil {
 		return "", err
 	}
-	return str(obj(d, "state"), "status"), nil
+	return d.State.Status, nil
 }
 
 // advanceBuild moves a build to its next stage, starts workflows that may

@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/store"
@@ -34,6 +36,14 @@ type Store struct {
 	// Statements prepared once per pool, before any transaction: parsing
 	// SQL dominated the cost of a request before they were.
 	stmts map[*sql.DB]map[string]*sql.Stmt
+
+	// Group commit: Update calls queue here, and one goroutine runs the
+	// queued ones together in one transaction (each in a savepoint of its
+	// own), so concurrent writers share one fsync.
+	reqs      chan *writeReq
+	quit      chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
 }
 
 const (
@@ -105,6 +115,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.startWriter()
 	return s, nil
 }
 
@@ -127,6 +138,7 @@ func OpenMemory(ctx context.Context) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.startWriter()
 	return s, nil
 }
 
@@ -135,6 +147,12 @@ func (s *Store) Engine() string { return "sqlite" }
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.quit != nil {
+			close(s.quit)
+			<-s.loopDone
+		}
+	})
 	for _, set := range s.stmts {
 		for _, st := range set {
 			st.Close()
@@ -188,9 +206,158 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Update implements store.Store.
+// Update implements store.Store. The transaction may be shared with other
+// concurrent Updates (group commit); each fn runs in a savepoint, so one
+// that fails changes nothing and the others still commit.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, s.writer, false, fn)
+	if s.reqs == nil {
+		return s.run(ctx, s.writer, false, fn)
+	}
+	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.quit:
+		return errClosed
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqPending, reqAbandoned) {
+			return ctx.Err() // it will never run
+		}
+		return <-r.done // it is running: its outcome stands
+	}
+}
+
+var errClosed = errors.New("sqlitestore: store closed")
+
+// writeReq is one queued Update.
+type writeReq struct {
+	ctx   context.Context
+	fn    func(store.Tx) error
+	done  chan error
+	state atomic.Int32
+}
+
+const (
+	reqPending int32 = iota
+	reqRunning
+	reqAbandoned
+)
+
+// maxBatch bounds how many Updates share a transaction.
+const maxBatch = 128
+
+func (s *Store) startWriter() {
+	s.reqs, s.quit, s.loopDone = make(chan *writeReq, maxBatch), make(chan struct{}), make(chan struct{})
+	go s.writeLoop()
+}
+
+// writeLoop runs queued Updates: the first waits for one, and everything
+// queued while the previous batch committed joins the next.
+func (s *Store) writeLoop() {
+	defer close(s.loopDone)
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.reqs:
+		case <-s.quit:
+			return
+		}
+		batch := []*writeReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+func (s *Store) runBatch(batch []*writeReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if r.state.CompareAndSwap(reqPending, reqRunning) {
+			live = append(live, r)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx := context.Background()
+	finish := func(errs []error) {
+		for i, r := range live {
+			r.done <- errs[i]
+		}
+	}
+	errs := make([]error, len(live))
+	sqlTx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("sqlitestore: begin: %w", err)
+		}
+		finish(errs)
+		return
+	}
+	shared := len(live) > 1
+	ok := 0
+	for i, r := range live {
+		if err := r.ctx.Err(); err != nil {
+			errs[i] = err
+			continue
+		}
+		if shared {
+			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT g"); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
+		errs[i] = runFn(r.fn, &tx{ctx: ctx, q: sqlTx, s: s, db: s.writer})
+		if shared {
+			if errs[i] != nil {
+				if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO g"); err != nil {
+					errs[i] = errors.Join(errs[i], err)
+				}
+			}
+			if _, err := sqlTx.ExecContext(ctx, "RELEASE g"); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		if errs[i] == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		_ = sqlTx.Rollback()
+		finish(errs)
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("sqlitestore: commit: %w", err)
+			}
+		}
+	}
+	finish(errs)
+}
+
+// runFn runs a transaction function, turning a panic into its error so one
+// caller's bug cannot take the writer down.
+func runFn(fn func(store.Tx) error, t *tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlitestore: transaction panicked: %v", p)
+		}
+	}()
+	return fn(t)
 }
 
 // View implements store.Store.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +104,71 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("ConcurrentUpdatesAreIsolated", func(t *testing.T) {
+		// Concurrent transactions behave as if run one after another, and
+		// one that fails leaves nothing, whatever a store batches together.
+		t.Parallel()
+		s := open(t)
+		const writers = 60
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.Update(ctx, func(tx store.Tx) error {
+					if _, err := store.Next(tx, scope, "counter", "c", now); err != nil {
+						return err
+					}
+					if err := tx.Insert(rec(fmt.Sprintf("w%02d", i), "", fmt.Sprintf("w%02d", i))); err != nil {
+						return err
+					}
+					if i%5 == 0 {
+						return errors.New("refused")
+					}
+					return nil
+				})
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for i, err := range errs {
+			if (err != nil) != (i%5 == 0) {
+				t.Fatalf("writer %d: %v", i, err)
+			}
+			if err == nil {
+				ok++
+			}
+		}
+		err := s.View(ctx, func(tx store.Tx) error {
+			recs, err := tx.List(store.ListQuery{Scope: scope, Kind: "k", Limit: 1000})
+			if err != nil {
+				return err
+			}
+			if len(recs) != ok {
+				return fmt.Errorf("%d records for %d successful writers", len(recs), ok)
+			}
+			for _, r := range recs {
+				var n int
+				fmt.Sscanf(r.ID, "w%d", &n)
+				if n%5 == 0 {
+					return fmt.Errorf("a failed writer's record %s is there", r.ID)
+				}
+			}
+			c, err := tx.Get(scope, "counter", "c")
+			if err != nil {
+				return err
+			}
+			if string(c.Body) != fmt.Sprint(ok) {
+				return fmt.Errorf("counter %s, want %d", c.Body, ok)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("ListOrderAndCount", func(t *testing.T) {
