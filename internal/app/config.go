@@ -43,6 +43,10 @@ type Config struct {
 	// Outbound signs Slipway's own calls (Lambda, API Gateway); test/test
 	// when unset.
 	Outbound *aws.Credentials
+	// AcceptAnyCredentials admits unknown access keys unverified
+	// (--accept-any-credentials): a 12-digit key is its own account, any
+	// other the default account. Known keys are still verified.
+	AcceptAnyCredentials bool
 	// ClockControl lets POST /_slipway/clock move domain time forward
 	// (--clock-control).
 	ClockControl bool

@@ -247,3 +247,27 @@ func TestRestartKeepsEverything(t *testing.T) {
 		t.Fatalf("tag unknown after restart: %v", err)
 	}
 }
+
+// TestAcceptAnyCredentials: unknown keys are refused by default; with the
+// flag, a 12-digit key is its own account and any other the default one.
+func TestAcceptAnyCredentials(t *testing.T) {
+	t.Parallel()
+	strict := start(t, "")
+	_, err := strict.tf(clientOpts{region: "us-east-1", key: "ANYTHING", secret: "x"}).ListWorkflows(context.Background(), &tf.ListWorkflowsInput{})
+	apiError(t, err, "UnrecognizedClientException")
+	s := startApp(t, mustNew(t, Config{InMemory: true, AcceptAnyCredentials: true}))
+	mine := s.tf(clientOpts{region: "us-east-1", key: "111122223333", secret: "anything"})
+	if _, err := mine.CreateWorkflow(context.Background(), &tf.CreateWorkflowInput{Steps: []tftypes.WorkflowStep{{Type: tftypes.WorkflowStepTypeDelete, DeleteStepDetails: &tftypes.DeleteStepDetails{}}}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := mine.ListWorkflows(context.Background(), &tf.ListWorkflowsInput{})
+	if err != nil || len(out.Workflows) != 1 || !strings.Contains(aws.ToString(out.Workflows[0].Arn), ":111122223333:") {
+		t.Fatalf("12-digit key's account: %+v %v", out, err)
+	}
+	other, err := s.tf(clientOpts{region: "us-east-1", key: "LOCALSTACKKEY", secret: "x"}).ListWorkflows(context.Background(), &tf.ListWorkflowsInput{})
+	if err != nil || len(other.Workflows) != 0 {
+		t.Fatalf("default account sees %+v %v", other, err)
+	}
+	_, err = s.tf(clientOpts{region: "us-east-1", key: "test", secret: "wrong"}).ListWorkflows(context.Background(), &tf.ListWorkflowsInput{})
+	apiError(t, err, "InvalidSignatureException")
+}

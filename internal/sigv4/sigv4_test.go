@@ -295,3 +295,34 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestAcceptAnyKeys admits unknown keys only when asked, into the account a
+// 12-digit key names or the default one, and still checks known keys.
+func TestAcceptAnyKeys(t *testing.T) {
+	t.Parallel()
+	sign := func(key, secret string) *http.Request {
+		r := httptest.NewRequest("POST", "/ListWorkflows", bytes.NewReader([]byte("{}")))
+		r.Host = "slipway.test"
+		sum := sha256.Sum256([]byte("{}"))
+		creds := aws.Credentials{AccessKeyID: key, SecretAccessKey: secret}
+		if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, hex.EncodeToString(sum[:]), "imagebuilder", "us-east-1", fixedNow); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	strict := verifier()
+	if _, err := strict.Verify(sign("ANYKEY", "x"), []byte("{}"), "imagebuilder"); reason(err) != UnknownKey {
+		t.Fatalf("strict verifier admitted an unknown key: %v", err)
+	}
+	open := verifier()
+	open.AcceptAnyKeys("000000000000")
+	for key, want := range map[string]string{"ANYKEY": "000000000000", "111122223333": "111122223333", "12345": "000000000000"} {
+		res, err := open.Verify(sign(key, "whatever"), []byte("{}"), "imagebuilder")
+		if err != nil || res.Account != want {
+			t.Fatalf("%s: %+v %v", key, res, err)
+		}
+	}
+	if _, err := open.Verify(sign(testCred.AccessKeyID, "wrong secret"), []byte("{}"), "imagebuilder"); reason(err) != Mismatch {
+		t.Fatalf("a known key with a wrong signature: %v", err)
+	}
+}
