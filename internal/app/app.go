@@ -23,6 +23,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/imagebuilder/ibhttp"
 	"github.com/slipway-dev/slipway/internal/lambda"
+	"github.com/slipway-dev/slipway/internal/metrics"
 	"github.com/slipway-dev/slipway/internal/objstore"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/s3api"
@@ -88,6 +89,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	var tf *transfer.Service // read by a gauge once it exists
+	base := st
+	m := metrics.New(map[string]func() float64{
+		"slipway_engine_queue_depth": func() float64 { n, _ := engine.QueueDepth(context.Background(), base); return float64(n) },
+		"slipway_custom_steps_waiting": func() float64 {
+			if tf == nil {
+				return 0
+			}
+			n, _ := tf.WaitingCount(context.Background())
+			return float64(n)
+		},
+	})
+	st = m.Store(st)
 	key, err := tokenKey(ctx, st)
 	if err != nil {
 		st.Close()
@@ -110,7 +124,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ib := imagebuilder.New(st, tokens, clk.Now)
 	ib.StepDelay = cfg.StepDelay
 	// The embedded store has one process, so on start every lease is stale.
-	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Now: clk.Now})
+	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Now: clk.Now, Observe: m.EngineItem, Reclaimed: m.Reclaimed})
 	ib.RegisterEngine(eng)
 	ibSvc := awsproto.NewService("imagebuilder")
 	ibhttp.Register(ibSvc, ib)
@@ -124,7 +138,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	tf := transfer.New(st, tokens, clk.Now)
+	tf = transfer.New(st, tokens, clk.Now)
+	tf.Observe, ib.Observe = m.Outcome, m.Outcome
 	tf.Lambda = &lambda.Client{Endpoint: cfg.LambdaEndpoint, Functions: cfg.LambdaFunctions, Credentials: cfg.OutboundCredentials()}
 	var files objstore.Store = a.objects
 	if cfg.S3Endpoint != "" {
@@ -146,6 +161,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	tf.RegisterEngine(eng)
 	a.sftp = sftpd.New(tf, files, a.efsDir, cfg.sftpBind(), log)
 	a.sftp.Hooks = tf
+	a.sftp.Metrics = m
 	tf.PortFree = a.sftp.PortFree
 	tf.OnServerChange = a.sftp.Changed
 	tfSvc := awsproto.NewService("transfer")
@@ -166,6 +182,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/health", a.health)
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
+	mux.Handle("GET /_slipway/metrics", m.Handler())
 	mux.HandleFunc("GET /_slipway/clock", a.getClock)
 	mux.HandleFunc("GET /_slipway/imagebuilder/amis", a.amis)
 	mux.HandleFunc("PUT /_slipway/imagebuilder/amis/{id}", a.setAMI)
@@ -175,6 +192,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/transfer/invocations", a.invocations)
 	mux.HandleFunc("GET /_slipway/transfer/logs", a.transferLogs)
 	api := awsproto.NewServer(verifier, log, ibSvc, tfSvc)
+	api.Observe = m.Request
 	a.api = api
 	if cfg.CheckResponses {
 		api.CheckResponses = func(service, op string, problems []string) {

@@ -143,6 +143,8 @@ type Server struct {
 	// CheckResponses, when set before serving, hears about every
 	// successful response whose body breaks the operation's output shape.
 	CheckResponses func(service, operation string, problems []string)
+	// Observe, when set before serving, hears about every request.
+	Observe func(service, operation string, status int, elapsed time.Duration)
 }
 
 // NewServer returns a server for the services, verifying with v.
@@ -243,6 +245,9 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
+	if srv.Observe != nil {
+		srv.Observe(call.Service, call.Operation, http.StatusOK, time.Since(start))
+	}
 	srv.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
 		slog.String("request_id", call.RequestID), slog.String("service", call.Service), slog.String("operation", call.Operation),
 		slog.Int("status", 200), slog.Duration("elapsed", time.Since(start)))
@@ -407,4 +412,7 @@ func (srv *Server) fail(w http.ResponseWriter, r *http.Request, call *Call, op *
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(statusOrDefault(we.Status))
 	_, _ = w.Write(b)
+	if srv.Observe != nil {
+		srv.Observe(service, call.Operation, statusOrDefault(we.Status), time.Since(start))
+	}
 }

@@ -86,6 +86,10 @@ type Options struct {
 	// up the others.
 	Workers int
 	Now     func() time.Time
+	// Observe, when set, hears each item's outcome ("committed",
+	// "retried", "stale") and Reclaimed how many leases a start released.
+	Observe   func(itemType, outcome string)
+	Reclaimed func(n int)
 }
 
 // Engine dispatches due items to their handlers.
@@ -166,7 +170,14 @@ func (e *Engine) Stop() {
 
 func (e *Engine) reclaimAll(ctx context.Context) error {
 	now := e.opts.Now()
+	reclaimed := 0
+	defer func() {
+		if e.opts.Reclaimed != nil && reclaimed > 0 {
+			e.opts.Reclaimed(reclaimed)
+		}
+	}()
 	return e.st.Update(ctx, func(tx store.Tx) error {
+		reclaimed = 0
 		after := ""
 		for {
 			recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, After: after, Limit: 500})
@@ -179,6 +190,7 @@ func (e *Engine) reclaimAll(ctx context.Context) error {
 					return err
 				}
 				if it.Lease != "" {
+					reclaimed++
 					it.Due = now
 					if err := tx.Delete(queueScope, kindItem, it.ID); err != nil {
 						return err
@@ -388,6 +400,7 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 	}
 	if err != nil {
 		e.log.Error("engine: item failed; it will be retried", "item", it.ID, "type", it.Type, "attempt", it.Attempt, "error", err)
+		e.observe(it.Type, "retried")
 		e.release(ctx, it, backoff(it.Attempt))
 		return
 	}
@@ -405,10 +418,31 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 	})
 	switch {
 	case errors.Is(err, errStale):
+		e.observe(it.Type, "stale")
 	case err != nil && ctx.Err() == nil:
 		e.log.Error("engine: commit failed; the item will be retried", "item", it.ID, "type", it.Type, "error", err)
+		e.observe(it.Type, "retried")
 		e.release(ctx, it, backoff(it.Attempt))
+	case err == nil:
+		e.observe(it.Type, "committed")
 	}
+}
+
+func (e *Engine) observe(typ, outcome string) {
+	if e.opts.Observe != nil {
+		e.opts.Observe(typ, outcome)
+	}
+}
+
+// QueueDepth counts the queued items (due now or later).
+func QueueDepth(ctx context.Context, st store.Store) (int, error) {
+	n := 0
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.Count(queueScope, kindItem, "")
+		return err
+	})
+	return n, err
 }
 
 var errStale = errors.New("engine: item no longer held")

@@ -650,6 +650,7 @@ func (s *Service) execFinished(tx store.Tx, scope store.Scope, ex *wfExec, now t
 
 // finishImage ends the build and updates the pipeline's bookkeeping.
 func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *store.Record, status, reason string, failCtx Doc, now time.Time) error {
+	s.observe("image", status)
 	err := setImageStatus(tx, scope, b.Image, status, reason, func(d Doc) {
 		if status == statusAvailable {
 			if b.ImageType == "Docker" {

@@ -41,6 +41,9 @@ type Service struct {
 	wake   func()
 	// StepDelay is how long each simulated step action takes (0: at once).
 	StepDelay time.Duration
+	// Observe, when set, hears about finished work: an image build
+	// ("image", its status) or a lifecycle execution ("lifecycle_execution").
+	Observe func(kind, status string)
 	// ReadS3 reads the documents requests name by S3 URI (at most max
 	// bytes): Slipway's own buckets, or the --s3-endpoint service.
 	ReadS3 func(ctx context.Context, bucket, key string, max int64) ([]byte, error)
@@ -122,4 +125,10 @@ func (p pager) run(tx store.Tx) (out []*store.Record, more bool, err error) {
 
 func tokenScope(scope store.Scope, op string, params any) string {
 	return "imagebuilder/" + op + "/" + scope.Account + "/" + scope.Region + "/" + fingerprint(params)
+}
+
+func (s *Service) observe(kind, status string) {
+	if s.Observe != nil {
+		s.Observe(kind, status)
+	}
 }

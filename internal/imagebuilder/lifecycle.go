@@ -376,6 +376,7 @@ func (s *Service) runLifecycle(tx store.Tx, scope store.Scope, id string, now ti
 		}
 	}
 	run.Exec.EndTime = epoch.Of(now)
+	s.observe("lifecycle_execution", run.Exec.State.Status)
 	return putJSON(tx, rec, run, now)
 }
 

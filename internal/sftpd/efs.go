@@ -46,6 +46,7 @@ type efsFile struct {
 
 func (f *efsFile) WriteAt(p []byte, off int64) (int, error) {
 	n, err := f.File.WriteAt(p, off)
+	f.v.sup.countBytes("in", n)
 	if end := off + int64(n); end > f.written {
 		f.written = end
 	}

@@ -32,6 +32,10 @@ func (ep *endpoint) handle(c net.Conn) {
 		return
 	}
 	sess := v.(*session)
+	if m := ep.sup.Metrics; m != nil {
+		m.SFTPSession(1)
+		defer m.SFTPSession(-1)
+	}
 	go ssh.DiscardRequests(reqs)
 	sessionID := hex.EncodeToString(sc.SessionID())[:16]
 	slots := make(chan struct{}, maxChannels)

@@ -32,12 +32,26 @@ type Supervisor struct {
 	log     *slog.Logger
 	// Hooks hears about finished and partial uploads.
 	Hooks Hooks
+	// Metrics, when set, counts sessions and bytes.
+	Metrics Metrics
 
 	mu        sync.Mutex
 	endpoints map[string]*endpoint // by server ID
 	locks     map[string]*idLock   // per server, while someone holds or waits
 	wg        sync.WaitGroup
 	stopped   bool
+}
+
+// Metrics counts SFTP sessions and the bytes they move.
+type Metrics interface {
+	SFTPSession(delta int)
+	SFTPBytes(direction string, n int64)
+}
+
+func (s *Supervisor) countBytes(direction string, n int) {
+	if s.Metrics != nil && n > 0 {
+		s.Metrics.SFTPBytes(direction, int64(n))
+	}
 }
 
 // Hooks are told about uploads (the Transfer workflow trigger), before the

@@ -409,14 +409,32 @@ func (v *vfs) Fileread(r *sftp.Request) (io.ReaderAt, error) {
 		return nil, sftp.ErrSSHFxFailure
 	case l.root != nil:
 		f, err := l.root.Open(l.rel)
-		return f, storeErr(err)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		return &countingReader{r: f, c: f, sup: v.sup}, nil
 	}
 	_, rd, err := v.sup.objects.Open(v.ctx, l.bucket, l.key)
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return rd, nil
+	return &countingReader{r: rd, c: rd, sup: v.sup}, nil
 }
+
+// countingReader counts the bytes a download reads; pkg/sftp closes it.
+type countingReader struct {
+	r   io.ReaderAt
+	c   io.Closer
+	sup *Supervisor
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.sup.countBytes("out", n)
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.c.Close() }
 
 // Filewrite implements sftp.FileWriter.
 func (v *vfs) Filewrite(r *sftp.Request) (io.WriterAt, error) {
@@ -504,6 +522,7 @@ func (s *s3Writer) WriteAt(p []byte, off int64) (int, error) {
 
 func (s *s3Writer) write(p []byte) error {
 	n, err := s.w.Write(p)
+	s.v.sup.countBytes("in", n)
 	s.off += int64(n)
 	if err != nil {
 		s.err = err

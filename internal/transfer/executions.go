@@ -193,6 +193,9 @@ func (s *Service) Uploaded(ctx context.Context, u Upload) error {
 			return err
 		}
 		if !ok {
+			if s.Observe != nil {
+				s.Observe("transfer_execution", ErrThrottled)
+			}
 			return s.logThrottled(tx, u.Scope, ex, now)
 		}
 		seq, err := sequence(tx, u.Scope, kindExecution, now)
@@ -286,6 +289,9 @@ func (s *Service) endExecution(tx store.Tx, scope store.Scope, ex *Execution, no
 	}
 	if err := s.log(tx, scope, ex, now, typ, map[string]any{}); err != nil {
 		return err
+	}
+	if s.Observe != nil {
+		s.Observe("transfer_execution", ex.Status)
 	}
 	if err := engine.Cancel(tx, execItemID(ex.ExecutionID)); err != nil {
 		return err

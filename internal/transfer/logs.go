@@ -177,3 +177,14 @@ func (s *Service) Invocations(ctx context.Context) ([]Invocation, error) {
 	})
 	return out, err
 }
+
+// WaitingCount counts the CUSTOM steps waiting now.
+func (s *Service) WaitingCount(ctx context.Context) (int, error) {
+	n := 0
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.Count(invocationScope, kindInvocation, "")
+		return err
+	})
+	return n, err
+}

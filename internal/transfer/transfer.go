@@ -44,6 +44,10 @@ type Service struct {
 	// PGPKeys are the private keys DECRYPT steps use.
 	PGPKeys *KeySource
 
+	// Observe, when set, hears about finished executions
+	// ("transfer_execution", COMPLETED or EXCEPTION) and throttled ones.
+	Observe func(kind, status string)
+
 	wake func() // wakes the engine after a transaction queued work
 }
 
