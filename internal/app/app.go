@@ -20,6 +20,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/awsproto"
 	"github.com/slipway-dev/slipway/internal/clock"
 	"github.com/slipway-dev/slipway/internal/engine"
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/imagebuilder/ibhttp"
 	"github.com/slipway-dev/slipway/internal/lambda"
@@ -126,6 +127,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	// The embedded store has one process, so on start every lease is stale.
 	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Now: clk.Now, Observe: m.EngineItem, Reclaimed: m.Reclaimed})
 	ib.RegisterEngine(eng)
+	dispatcher := &events.Dispatcher{Targets: cfg.Events, Credentials: cfg.OutboundCredentials()}
+	dispatcher.Register(eng)
 	ibSvc := awsproto.NewService("imagebuilder")
 	ibhttp.Register(ibSvc, ib)
 	a := &App{cfg: cfg, log: log, store: st, engine: eng, clock: clk, ib: ib}
@@ -183,6 +186,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/version", a.versionHandler)
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
 	mux.Handle("GET /_slipway/metrics", m.Handler())
+	mux.Handle("GET /_slipway/events", dispatcher)
 	mux.HandleFunc("GET /_slipway/clock", a.getClock)
 	mux.HandleFunc("GET /_slipway/imagebuilder/amis", a.amis)
 	mux.HandleFunc("PUT /_slipway/imagebuilder/amis/{id}", a.setAMI)

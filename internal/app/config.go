@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/lambda"
 	"github.com/slipway-dev/slipway/internal/sigv4"
 	"github.com/slipway-dev/slipway/internal/transfer"
@@ -56,6 +57,9 @@ type Config struct {
 	// PGPKeys are the keys Transfer DECRYPT steps use (the --config
 	// file's pgpKeys section).
 	PGPKeys *transfer.KeySource
+	// Events are where EventBridge-shaped events go (the --config file's
+	// events section): webhooks and an EventBridge-compatible endpoint.
+	Events events.Targets
 }
 
 func (c *Config) sftpBind() string {
@@ -102,6 +106,8 @@ type fileConfig struct {
 	// (aws/transfer/<server-id>/<user> or .../@pgp-default), inline or
 	// as files under a directory.
 	PGPKeys *transfer.KeySource `json:"pgpKeys"`
+	// Events: {"webhooks": ["http://..."], "eventBridgeEndpoint": "http://...", "eventBusName": "default"}.
+	Events events.Targets `json:"events"`
 }
 
 var accountRE = regexp.MustCompile(`^[0-9]{12}$`)
@@ -132,6 +138,7 @@ func (c *Config) LoadFile(path string) error {
 		c.Outbound = &aws.Credentials{AccessKeyID: fc.Lambda.AccessKeyID, SecretAccessKey: fc.Lambda.SecretAccessKey, Source: "slipway-config"}
 	}
 	c.LambdaFunctions = fc.Lambda.Functions
+	c.Events = fc.Events
 	if k := fc.PGPKeys; k != nil {
 		if k.Dir != "" && !filepath.IsAbs(k.Dir) {
 			// A relative directory is relative to the config file.

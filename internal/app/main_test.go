@@ -15,7 +15,11 @@ import (
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("SLIPWAY_TEST_CHILD"); dir != "" {
 		delay, _ := time.ParseDuration(os.Getenv("SLIPWAY_TEST_STEP_DELAY"))
-		a, err := New(context.Background(), Config{DataDir: dir, StepDelay: delay, LambdaEndpoint: os.Getenv("SLIPWAY_TEST_LAMBDA")}, nil)
+		cfg := Config{DataDir: dir, StepDelay: delay, LambdaEndpoint: os.Getenv("SLIPWAY_TEST_LAMBDA")}
+		if hook := os.Getenv("SLIPWAY_TEST_WEBHOOK"); hook != "" {
+			cfg.Events.Webhooks = []string{hook}
+		}
+		a, err := New(context.Background(), cfg, nil)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)

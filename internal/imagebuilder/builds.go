@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/engine"
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/wfdoc"
@@ -46,6 +48,12 @@ const (
 )
 
 var specImage = spec{"Image", "image", kindImage}
+
+// eventSource is the EventBridge source of Image Builder's events.
+const eventSource = "aws.imagebuilder"
+
+// stateChangeStatuses are the statuses an Image State Change event reports.
+var stateChangeStatuses = []string{"BUILDING", "TESTING", "DISTRIBUTING", "INTEGRATING", statusAvailable, statusCancelled, statusFailed}
 
 // Image states.
 const (
@@ -418,6 +426,13 @@ func setImageStatus(tx store.Tx, scope store.Scope, image, status, reason string
 	d, rec, err := loadDoc(tx, scope, specImage, image)
 	if err != nil {
 		return err
+	}
+	if prev := str(obj(d, "state"), "status"); prev != status && slices.Contains(stateChangeStatuses, status) {
+		ev := events.New(scope, eventSource, "EC2 Image Builder Image State Change", now, []string{image},
+			map[string]any{"previous-state": map[string]any{"status": prev}, "state": map[string]any{"status": status}})
+		if err := events.Emit(tx, ev); err != nil {
+			return err
+		}
 	}
 	st := Doc{"status": status}
 	if reason != "" {

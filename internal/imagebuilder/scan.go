@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -32,13 +34,58 @@ func (s *Service) SetScanFindings(ctx context.Context, scope store.Scope, findin
 	return s.store.Update(ctx, func(tx store.Tx) error {
 		var old []Doc
 		rec, err := getJSON(tx, scope, kindScanFixture, scanFixtureID, &old)
-		if errors.Is(err, store.ErrNotFound) {
-			return insertJSON(tx, &store.Record{Scope: scope, Kind: kindScanFixture, ID: scanFixtureID, SortKey: scanFixtureID, Created: now, Updated: now}, findings)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			err = insertJSON(tx, &store.Record{Scope: scope, Kind: kindScanFixture, ID: scanFixtureID, SortKey: scanFixtureID, Created: now, Updated: now}, findings)
+		case err == nil:
+			err = putJSON(tx, rec, findings, now)
+		}
+		if err != nil {
+			return err
+		}
+		return s.emitCVEDetected(tx, scope, findings, now)
+	})
+}
+
+// emitCVEDetected sends a CVE Detected event for each scanned image the
+// findings name (the scan of that image "completed" with them).
+func (s *Service) emitCVEDetected(tx store.Tx, scope store.Scope, findings []Doc, now time.Time) error {
+	counts := map[string]map[string]int{}
+	var order []string
+	for _, f := range findings {
+		a := str(f, "imageBuildVersionArn")
+		if counts[a] == nil {
+			counts[a] = map[string]int{"all": 0, "critical": 0, "high": 0, "medium": 0}
+			order = append(order, a)
+		}
+		counts[a]["all"]++
+		switch str(f, "severity") {
+		case "CRITICAL":
+			counts[a]["critical"]++
+		case "HIGH":
+			counts[a]["high"]++
+		case "MEDIUM":
+			counts[a]["medium"]++
+		}
+	}
+	for _, a := range order {
+		img, _, err := loadDoc(tx, scope, specImage, a)
+		if fault.Is(err, fault.NotFound) || (err == nil && !boolean(obj(img, "imageScanningConfiguration"), "imageScanningEnabled")) {
+			continue
 		} else if err != nil {
 			return err
 		}
-		return putJSON(tx, rec, findings, now)
-	})
+		resources := []string{a}
+		if p := str(img, "sourcePipelineArn"); p != "" {
+			resources = append(resources, p)
+		}
+		ev := events.New(scope, eventSource, "EC2 Image Builder CVE Detected", now, resources,
+			map[string]any{"resource-id": "i-" + randHex(17), "finding-severity-counts": counts[a]})
+		if err := events.Emit(tx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // scanFindings returns the fixture's findings for images that exist with

@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/awscron"
 	"github.com/slipway-dev/slipway/internal/engine"
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -188,6 +190,11 @@ func (s *Service) pipelineRunEnded(tx store.Tx, scope store.Scope, b *build, sta
 		if limit := intOf(obj(obj(p, "schedule"), "autoDisablePolicy")["failureCount"]); limit > 0 && n >= limit {
 			p["status"] = "DISABLED"
 			if err := engine.Cancel(tx, scheduleItemID(b.Pipeline)); err != nil {
+				return err
+			}
+			ev := events.New(scope, eventSource, "EC2 Image Builder Image Pipeline Automatically Disabled", now, []string{b.Pipeline},
+				map[string]any{"consecutive-failures": strconv.Itoa(n)})
+			if err := events.Emit(tx, ev); err != nil {
 				return err
 			}
 		}

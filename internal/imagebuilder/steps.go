@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/wfdoc"
 )
@@ -107,6 +108,11 @@ func (s *Service) runStep(tx store.Tx, scope store.Scope, stepID string, now tim
 				return err
 			}
 			if err := enqueue(tx, scope, itemTimeout, step.ID, step.Deadline); err != nil {
+				return err
+			}
+			ev := events.New(scope, eventSource, "EC2 Image Builder Workflow Step Waiting", now, []string{step.Image, step.WorkflowARN},
+				map[string]any{"workflow-execution-id": step.Exec, "workflow-step-execution-id": step.ID, "workflow-step-name": step.Name})
+			if err := events.Emit(tx, ev); err != nil {
 				return err
 			}
 			return st.save(tx, now)

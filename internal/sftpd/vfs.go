@@ -563,7 +563,7 @@ func (v *vfs) uploaded(o *objstore.Object, efsPath string, size int64, partial b
 	if v.sup.Hooks == nil || (size == 0 && !partial) {
 		return
 	}
-	u := transfer.Upload{Scope: v.scope, ServerID: v.server.ServerID, UserName: v.user.UserName, SessionID: v.sessionID, Partial: partial}
+	u := transfer.Upload{Scope: v.scope, ServerID: v.server.ServerID, UserName: v.user.UserName, SessionID: v.sessionID, Partial: partial, Size: size}
 	if o != nil {
 		u.File = transfer.File{Domain: transfer.DomainS3, Bucket: o.Bucket, Key: o.Key, ETag: strings.Trim(o.ETag, `"`)}
 	} else {

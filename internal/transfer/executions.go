@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/engine"
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/ids"
 	"github.com/slipway-dev/slipway/internal/store"
@@ -150,6 +151,7 @@ type Upload struct {
 	SessionID string
 	Partial   bool
 	File      File
+	Size      int64
 }
 
 // Uploaded starts the workflow the server attaches for this kind of upload,
@@ -161,6 +163,9 @@ func (s *Service) Uploaded(ctx context.Context, u Upload) error {
 	started := false
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		started = false
+		if err := events.Emit(tx, uploadEvent(u, now)); err != nil {
+			return err
+		}
 		var srv Server
 		if _, err := getRecord(tx, u.Scope, kindServer, u.ServerID, &srv, func() error { return notFoundServer(u.ServerID) }); err != nil {
 			return err
@@ -475,4 +480,28 @@ func (s *Service) ListExecutions(ctx context.Context, scope store.Scope, workflo
 		return err
 	})
 	return page, err
+}
+
+// uploadEvent is the EventBridge event AWS sends for an SFTP upload: Upload
+// Completed, or Upload Failed for a session that ended with the file open.
+func uploadEvent(u Upload, now time.Time) events.Event {
+	typ, status := "SFTP Server File Upload Completed", "COMPLETED"
+	if u.Partial {
+		typ, status = "SFTP Server File Upload Failed", "FAILED"
+	}
+	path := u.File.Path
+	if u.File.Domain == DomainS3 {
+		path = "/" + u.File.Bucket + "/" + u.File.Key
+	} else {
+		path = "/" + u.File.FileSystemID + u.File.Path
+	}
+	detail := map[string]any{"server-id": u.ServerID, "username": u.UserName, "session-id": u.SessionID, "protocol": "SFTP",
+		"file-path": path, "bytes": u.Size, "status-code": status, "start-timestamp": now.Format(time.RFC3339Nano), "end-timestamp": now.Format(time.RFC3339Nano)}
+	if u.File.ETag != "" {
+		detail["etag"] = u.File.ETag
+	}
+	if u.Partial {
+		detail["failure-code"], detail["failure-message"] = "SESSION_ENDED", "The session ended with the file open for writing."
+	}
+	return events.New(u.Scope, "aws.transfer", typ, now, []string{resourceARN(u.Scope, "server/"+u.ServerID)}, detail)
 }
