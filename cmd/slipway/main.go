@@ -108,6 +108,7 @@ func serve(args []string) error {
 	stepDelay := fs.Duration("step-delay", envDuration("STEP_DELAY", 0), "how long each simulated Image Builder step takes (SLIPWAY_STEP_DELAY)")
 	sftpBind := fs.String("sftp-bind", env("SFTP_BIND", "127.0.0.1"), "address Transfer SFTP endpoints listen on (SLIPWAY_SFTP_BIND)")
 	lambdaEndpoint := fs.String("lambda-endpoint", env("LAMBDA_ENDPOINT", ""), "Lambda Invoke API for identity providers and CUSTOM steps (SLIPWAY_LAMBDA_ENDPOINT)")
+	snsEndpoint := fs.String("sns-endpoint", env("SNS_ENDPOINT", ""), "SNS-compatible endpoint for WaitForAction and image notifications (SLIPWAY_SNS_ENDPOINT)")
 	s3Endpoint := fs.String("s3-endpoint", env("S3_ENDPOINT", ""), "keep Transfer files in this S3-compatible service (SLIPWAY_S3_ENDPOINT)")
 	s3Region := fs.String("s3-region", env("S3_REGION", "us-east-1"), "region to sign --s3-endpoint requests for (SLIPWAY_S3_REGION)")
 	acceptAny := fs.Bool("accept-any-credentials", envBool("ACCEPT_ANY_CREDENTIALS", false), "admit unknown access keys without verifying their signatures, as LocalStack and moto do; a 12-digit key is its own account (SLIPWAY_ACCEPT_ANY_CREDENTIALS)")
@@ -121,7 +122,7 @@ func serve(args []string) error {
 		return err
 	}
 	cfg := app.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, ConfigFile: *configFile, StepDelay: *stepDelay,
-		SFTPBind: *sftpBind, LambdaEndpoint: *lambdaEndpoint, S3Endpoint: *s3Endpoint, S3Region: *s3Region, CheckResponses: *checkResponses, ClockControl: *clockControl, AcceptAnyCredentials: *acceptAny}
+		SFTPBind: *sftpBind, LambdaEndpoint: *lambdaEndpoint, S3Endpoint: *s3Endpoint, S3Region: *s3Region, CheckResponses: *checkResponses, ClockControl: *clockControl, AcceptAnyCredentials: *acceptAny, SNSEndpoint: *snsEndpoint}
 	if cfg.ConfigFile != "" {
 		if err := cfg.LoadFile(cfg.ConfigFile); err != nil {
 			return err

@@ -30,6 +30,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/s3api"
 	"github.com/slipway-dev/slipway/internal/sftpd"
 	"github.com/slipway-dev/slipway/internal/sigv4"
+	"github.com/slipway-dev/slipway/internal/sns"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 	"github.com/slipway-dev/slipway/internal/transfer"
@@ -159,6 +160,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		files = remote
 	}
 	tf.Objects, tf.EFSDir, tf.PGPKeys = files, a.efsDir, cfg.PGPKeys
+	ib.Notifier = notifier{sns: &sns.Client{Endpoint: cfg.SNSEndpoint, Credentials: cfg.OutboundCredentials()}, lambda: tf.Lambda}
 	ib.ReadS3 = readS3(files)
 	a.tf = tf
 	tf.RegisterEngine(eng)
@@ -190,6 +192,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /_slipway/clock", a.getClock)
 	mux.HandleFunc("GET /_slipway/imagebuilder/amis", a.amis)
 	mux.HandleFunc("PUT /_slipway/imagebuilder/amis/{id}", a.setAMI)
+	mux.HandleFunc("GET /_slipway/imagebuilder/notifications", a.notifications)
 	mux.HandleFunc("POST /_slipway/imagebuilder/lifecycle-policies/run", a.runPolicy)
 	mux.HandleFunc("PUT /_slipway/imagebuilder/scan-findings", a.setScanFindings)
 	mux.HandleFunc("POST /_slipway/clock", a.moveClock)

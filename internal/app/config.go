@@ -41,6 +41,9 @@ type Config struct {
 	// providers, CUSTOM steps); LambdaFunctions override it per function.
 	LambdaEndpoint  string
 	LambdaFunctions map[string]lambda.Target
+	// SNSEndpoint receives WaitForAction and image notifications published
+	// to SNS topics (--sns-endpoint).
+	SNSEndpoint string
 	// Outbound signs Slipway's own calls (Lambda, API Gateway); test/test
 	// when unset.
 	Outbound *aws.Credentials

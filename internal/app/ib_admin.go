@@ -1,12 +1,16 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
+	"github.com/slipway-dev/slipway/internal/lambda"
+	"github.com/slipway-dev/slipway/internal/sns"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -91,4 +95,43 @@ func (a *App) setScanFindings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"findings": len(in.Findings)})
+}
+
+// notifications lists the scope's SNS and Lambda notifications with what
+// became of each.
+func (a *App) notifications(w http.ResponseWriter, r *http.Request) {
+	list, err := a.ib.Notifications(r.Context(), adminScope(r))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"notifications": list})
+}
+
+// notifier sends Image Builder's notifications through the SNS and Lambda
+// endpoints the user configured.
+type notifier struct {
+	sns    *sns.Client
+	lambda *lambda.Client
+}
+
+func (n notifier) Publish(ctx context.Context, topicArn, message string) error {
+	err := n.sns.Publish(ctx, topicArn, message)
+	if errors.Is(err, sns.ErrNoEndpoint) {
+		return fmt.Errorf("%w (--sns-endpoint)", imagebuilder.ErrNotConfigured)
+	}
+	return err
+}
+
+func (n notifier) Invoke(ctx context.Context, function, region string, payload []byte) error {
+	res, err := n.lambda.Invoke(ctx, function, region, payload, true)
+	switch {
+	case errors.Is(err, lambda.ErrNoEndpoint):
+		return fmt.Errorf("%w (--lambda-endpoint)", imagebuilder.ErrNotConfigured)
+	case err != nil:
+		return err
+	case res.StatusCode >= 300:
+		return fmt.Errorf("lambda: %s answered %d", function, res.StatusCode)
+	}
+	return nil
 }

@@ -234,6 +234,7 @@ func (s *Service) RegisterEngine(e *engine.Engine) {
 	e.Register(itemSchedule, handler(s.runSchedule))
 	e.Register(itemLifecycle, handler(s.runLifecycle))
 	e.Register(itemPolicyRun, handler(s.dailyPolicyRun))
+	e.Register(itemNotify, s.runNotify)
 }
 
 func (s *Service) wakeEngine() {
@@ -666,7 +667,9 @@ func (s *Service) execFinished(tx store.Tx, scope store.Scope, ex *wfExec, now t
 // finishImage ends the build and updates the pipeline's bookkeeping.
 func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *store.Record, status, reason string, failCtx Doc, now time.Time) error {
 	s.observe("image", status)
+	var finished Doc
 	err := setImageStatus(tx, scope, b.Image, status, reason, func(d Doc) {
+		defer func() { finished = d }()
 		if status == statusAvailable {
 			if b.ImageType == "Docker" {
 				d["outputResources"] = Doc{"containers": b.containerOutputs(str(obj(obj(d, "containerRecipe"), "targetRepository"), "repositoryName"))}
@@ -683,6 +686,11 @@ func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *st
 	}, now)
 	if err != nil {
 		return err
+	}
+	if status == statusAvailable || status == statusFailed {
+		if err := s.imageNotification(tx, scope, finished, now); err != nil {
+			return err
+		}
 	}
 	if err := putJSON(tx, brec, b, now); err != nil {
 		return err

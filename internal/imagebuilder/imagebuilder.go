@@ -44,6 +44,8 @@ type Service struct {
 	// Observe, when set, hears about finished work: an image build
 	// ("image", its status) or a lifecycle execution ("lifecycle_execution").
 	Observe func(kind, status string)
+	// Notifier sends WaitForAction and image notifications (SNS, Lambda).
+	Notifier Notifier
 	// ReadS3 reads the documents requests name by S3 URI (at most max
 	// bytes): Slipway's own buckets, or the --s3-endpoint service.
 	ReadS3 func(ctx context.Context, bucket, key string, max int64) ([]byte, error)

@@ -110,6 +110,9 @@ func (s *Service) runStep(tx store.Tx, scope store.Scope, stepID string, now tim
 			if err := enqueue(tx, scope, itemTimeout, step.ID, step.Deadline); err != nil {
 				return err
 			}
+			if err := s.waitNotifications(tx, scope, step, inputs, now); err != nil {
+				return err
+			}
 			ev := events.New(scope, eventSource, "EC2 Image Builder Workflow Step Waiting", now, []string{step.Image, step.WorkflowARN},
 				map[string]any{"workflow-execution-id": step.Exec, "workflow-step-execution-id": step.ID, "workflow-step-name": step.Name})
 			if err := events.Emit(tx, ev); err != nil {
