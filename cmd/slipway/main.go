@@ -112,6 +112,7 @@ func serve(args []string) error {
 	s3Endpoint := fs.String("s3-endpoint", env("S3_ENDPOINT", ""), "keep Transfer files in this S3-compatible service (SLIPWAY_S3_ENDPOINT)")
 	s3Region := fs.String("s3-region", env("S3_REGION", "us-east-1"), "region to sign --s3-endpoint requests for (SLIPWAY_S3_REGION)")
 	acceptAny := fs.Bool("accept-any-credentials", envBool("ACCEPT_ANY_CREDENTIALS", false), "admit unknown access keys without verifying their signatures, as LocalStack and moto do; a 12-digit key is its own account (SLIPWAY_ACCEPT_ANY_CREDENTIALS)")
+	uiOpen := fs.Bool("ui-open", envBool("UI_OPEN", false), "let non-loopback clients use the dashboard, signed in with a configured access key and secret (SLIPWAY_UI_OPEN)")
 	clockControl := fs.Bool("clock-control", envBool("CLOCK_CONTROL", false), "let POST /_slipway/clock move time forward, for tests (SLIPWAY_CLOCK_CONTROL)")
 	checkResponses := fs.Bool("check-responses", envBool("CHECK_RESPONSES", false), "log responses that break the API model's output shape (SLIPWAY_CHECK_RESPONSES)")
 	if err := fs.Parse(args); err != nil {
@@ -122,7 +123,7 @@ func serve(args []string) error {
 		return err
 	}
 	cfg := app.Config{Addr: *addr, DataDir: *dataDir, InMemory: *inMemory, ConfigFile: *configFile, StepDelay: *stepDelay,
-		SFTPBind: *sftpBind, LambdaEndpoint: *lambdaEndpoint, S3Endpoint: *s3Endpoint, S3Region: *s3Region, CheckResponses: *checkResponses, ClockControl: *clockControl, AcceptAnyCredentials: *acceptAny, SNSEndpoint: *snsEndpoint}
+		SFTPBind: *sftpBind, LambdaEndpoint: *lambdaEndpoint, S3Endpoint: *s3Endpoint, S3Region: *s3Region, CheckResponses: *checkResponses, ClockControl: *clockControl, AcceptAnyCredentials: *acceptAny, SNSEndpoint: *snsEndpoint, UIOpen: *uiOpen}
 	if cfg.ConfigFile != "" {
 		if err := cfg.LoadFile(cfg.ConfigFile); err != nil {
 			return err

@@ -35,6 +35,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 	"github.com/slipway-dev/slipway/internal/transfer"
 	"github.com/slipway-dev/slipway/internal/transfer/tfhttp"
+	"github.com/slipway-dev/slipway/internal/ui"
 )
 
 // Version is the Slipway version, set at link time (-X) or from build info.
@@ -189,6 +190,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("POST /_slipway/reset", a.reset)
 	mux.Handle("GET /_slipway/metrics", m.Handler())
 	mux.Handle("GET /_slipway/events", dispatcher)
+	dash := &ui.Server{IB: ib, TF: tf, Open: cfg.UIOpen, Credentials: creds, DefaultAccount: DefaultAccount}
+	if err := dash.Init(); err != nil {
+		a.sftp.Stop()
+		eng.Stop()
+		a.closeFiles()
+		st.Close()
+		return nil, err
+	}
+	mux.Handle("/_slipway/ui/", dash)
 	mux.HandleFunc("GET /_slipway/clock", a.getClock)
 	mux.HandleFunc("GET /_slipway/imagebuilder/amis", a.amis)
 	mux.HandleFunc("PUT /_slipway/imagebuilder/amis/{id}", a.setAMI)

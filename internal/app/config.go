@@ -51,6 +51,9 @@ type Config struct {
 	// (--accept-any-credentials): a 12-digit key is its own account, any
 	// other the default account. Known keys are still verified.
 	AcceptAnyCredentials bool
+	// UIOpen lets non-loopback clients use the dashboard, signed in with a
+	// configured access key and secret (--ui-open).
+	UIOpen bool
 	// ClockControl lets POST /_slipway/clock move domain time forward
 	// (--clock-control).
 	ClockControl bool
