@@ -231,6 +231,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		}
 	})
 	a.server = &http.Server{Handler: a.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
+	a.server.RegisterOnShutdown(dispatcher.Close) // event streams never end on their own
 	return a, nil
 }
 

@@ -37,8 +37,27 @@ type Dispatcher struct {
 	Credentials aws.Credentials
 	HTTP        *http.Client
 
-	mu   sync.Mutex
-	subs map[chan Event]struct{}
+	mu     sync.Mutex
+	subs   map[chan Event]struct{}
+	closed chan struct{} // closed by Close: streams end
+	once   sync.Once
+}
+
+func (d *Dispatcher) done() chan struct{} {
+	d.once.Do(func() { d.closed = make(chan struct{}) })
+	return d.closed
+}
+
+// Close ends every open stream (the server is shutting down).
+func (d *Dispatcher) Close() {
+	ch := d.done()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	select {
+	case <-ch:
+	default:
+		close(ch)
+	}
 }
 
 // delivery is one event for one target.
@@ -184,9 +203,12 @@ func (d *Dispatcher) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	flusher.Flush()
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
+	closed := d.done()
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-closed:
 			return
 		case <-keepalive.C:
 			fmt.Fprint(w, ": keepalive\n\n")
