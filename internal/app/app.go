@@ -92,10 +92,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tf *transfer.Service // read by a gauge once it exists
+	var tf *transfer.Service        // read by a gauge once it exists
+	var ibRef *imagebuilder.Service // likewise
 	base := st
 	m := metrics.New(map[string]func() float64{
 		"slipway_engine_queue_depth": func() float64 { n, _ := engine.QueueDepth(context.Background(), base); return float64(n) },
+		"slipway_workflow_gates_waiting": func() float64 {
+			if ibRef == nil {
+				return 0
+			}
+			n, _ := ibRef.WaitingGates(context.Background())
+			return float64(n)
+		},
 		"slipway_custom_steps_waiting": func() float64 {
 			if tf == nil {
 				return 0
@@ -125,6 +133,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	ib := imagebuilder.New(st, tokens, clk.Now)
+	ibRef = ib
 	ib.StepDelay = cfg.StepDelay
 	// The embedded store has one process, so on start every lease is stale.
 	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Now: clk.Now, Observe: m.EngineItem, Reclaimed: m.Reclaimed})

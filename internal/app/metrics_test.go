@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	ib "github.com/aws/aws-sdk-go-v2/service/imagebuilder"
+	ibtypes "github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
 	tf "github.com/aws/aws-sdk-go-v2/service/transfer"
 	tftypes "github.com/aws/aws-sdk-go-v2/service/transfer/types"
 	dto "github.com/prometheus/client_model/go"
@@ -118,5 +120,19 @@ func TestMetrics(t *testing.T) {
 	}
 	if sum(after, "slipway_custom_steps_waiting", nil) != 0 {
 		t.Fatal("the answered step still counts as waiting")
+	}
+	// A WaitForAction gate counts while it waits.
+	ic := s.ib(opts("us-east-1"))
+	image := startRun(t, ic, gatedPipeline(t, ic, "metricgate", 3600), nil)
+	w := waitingStep(t, ic, image)
+	if n := sum(scrape(t, s), "slipway_workflow_gates_waiting", nil); n != 1 {
+		t.Fatalf("gates waiting %v", n)
+	}
+	if _, err := ic.SendWorkflowStepAction(context.Background(), &ib.SendWorkflowStepActionInput{StepExecutionId: w.StepExecutionId, ImageBuildVersionArn: aws.String(image),
+		Action: ibtypes.WorkflowStepActionTypeStop}); err != nil {
+		t.Fatal(err)
+	}
+	if n := sum(scrape(t, s), "slipway_workflow_gates_waiting", nil); n != 0 {
+		t.Fatalf("gates waiting after STOP %v", n)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -206,7 +207,7 @@ func (s *Service) SendWorkflowStepAction(ctx context.Context, scope store.Scope,
 		if err := engine.Cancel(tx, itemTimeout+":"+id); err != nil {
 			return nil, err
 		}
-		if err := tx.Delete(scope, kindWaiting, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := dropWaiting(tx, scope, id); err != nil {
 			return nil, err
 		}
 		// reason is always an output, empty when none was given, so later
@@ -236,4 +237,40 @@ func (s *Service) SendWorkflowStepAction(ctx context.Context, scope store.Scope,
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// Waiting steps are indexed per scope (ListWaitingWorkflowSteps) and once
+// for the whole process (the waiting-gates metric).
+var allScopes = store.Scope{Account: "-", Region: "imagebuilder"}
+
+const kindWaitingAll = "imagebuilder.waiting-any"
+
+func addWaiting(tx store.Tx, scope store.Scope, stepID string, now time.Time) error {
+	key := fmt.Sprintf("%013d|%s", now.UnixMilli(), stepID)
+	if err := tx.Insert(&store.Record{Scope: scope, Kind: kindWaiting, ID: stepID, SortKey: key, Created: now, Updated: now, Body: []byte("{}")}); err != nil {
+		return err
+	}
+	return tx.Insert(&store.Record{Scope: allScopes, Kind: kindWaitingAll, ID: scope.Account + "/" + scope.Region + "/" + stepID, SortKey: key + "|" + scope.Account + scope.Region,
+		Created: now, Updated: now, Body: []byte("{}")})
+}
+
+func dropWaiting(tx store.Tx, scope store.Scope, stepID string) error {
+	if err := tx.Delete(scope, kindWaiting, stepID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if err := tx.Delete(allScopes, kindWaitingAll, scope.Account+"/"+scope.Region+"/"+stepID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// WaitingGates counts the WaitForAction steps waiting now, in every scope.
+func (s *Service) WaitingGates(ctx context.Context) (int, error) {
+	n := 0
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.Count(allScopes, kindWaitingAll, "")
+		return err
+	})
+	return n, err
 }

@@ -399,7 +399,7 @@ func (s *Service) cancelBuild(tx store.Tx, scope store.Scope, image string, now 
 					return err
 				}
 			}
-			if err := tx.Delete(scope, kindWaiting, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := dropWaiting(tx, scope, id); err != nil {
 				return err
 			}
 		}

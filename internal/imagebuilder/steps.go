@@ -103,8 +103,7 @@ func (s *Service) runStep(tx store.Tx, scope store.Scope, stepID string, now tim
 		if step.Action == "WaitForAction" {
 			step.Waiting = true
 			step.Deadline = now.Add(time.Duration(step.TimeoutSeconds) * time.Second)
-			if err := tx.Insert(&store.Record{Scope: scope, Kind: kindWaiting, ID: step.ID, SortKey: fmt.Sprintf("%013d|%s", now.UnixMilli(), step.ID),
-				Created: now, Updated: now, Body: []byte("{}")}); err != nil {
+			if err := addWaiting(tx, scope, step.ID, now); err != nil {
 				return err
 			}
 			if err := enqueue(tx, scope, itemTimeout, step.ID, step.Deadline); err != nil {
@@ -293,7 +292,7 @@ func (s *Service) timeoutStep(tx store.Tx, scope store.Scope, stepID string, now
 	if !st.step.Waiting || st.step.Status != "RUNNING" || terminalImage(st.imageStatus) {
 		return nil // already actioned or cancelled
 	}
-	if err := tx.Delete(scope, kindWaiting, stepID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := dropWaiting(tx, scope, stepID); err != nil {
 		return err
 	}
 	return s.failStep(tx, scope, st, fmt.Sprintf("The step timed out after %d seconds without an action.", st.step.TimeoutSeconds), now)
