@@ -55,7 +55,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 		data["Pipelines"] = list(p, "imagePipelineList")
 	}
 	var builds []any
-	if imgs, err := s.IB.ListImages(ctx, sc, doc{"maxResults": float64(25)}); err == nil {
+	if imgs, err := s.IB.ListImages(ctx, sc, doc{"maxResults": float64(25), "includeDeprecated": true}); err == nil {
 		for _, raw := range list(imgs, "imageVersionList") {
 			v, _ := raw.(map[string]any)
 			bv, err := s.IB.ListImageBuildVersions(ctx, sc, doc{"imageVersionArn": str(v, "arn"), "maxResults": float64(25)})
@@ -116,7 +116,15 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 	}
 	data["Runs"] = runs
 	if lc, err := s.IB.ListLifecycleExecutions(ctx, sc, str(image, "arn"), 25, ""); err == nil {
-		data["Lifecycle"] = lc.LifecycleExecutions
+		var rows []map[string]any
+		for _, ex := range lc.LifecycleExecutions {
+			row := map[string]any{"Execution": ex}
+			if res, err := s.IB.ListLifecycleExecutionResources(ctx, sc, ex.LifecycleExecutionID, str(image, "arn"), 25, ""); err == nil {
+				row["Resources"] = res.Resources
+			}
+			rows = append(rows, row)
+		}
+		data["Lifecycle"] = rows
 	}
 	s.render(w, "image", data)
 }
