@@ -32,6 +32,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/sigv4"
 	"github.com/slipway-dev/slipway/internal/sns"
 	"github.com/slipway-dev/slipway/internal/store"
+	"github.com/slipway-dev/slipway/internal/store/pgstore"
 	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 	"github.com/slipway-dev/slipway/internal/transfer"
 	"github.com/slipway-dev/slipway/internal/transfer/tfhttp"
@@ -81,12 +82,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	var st store.Store
 	var err error
-	if cfg.InMemory {
+	if cfg.DataDir == "" {
+		cfg.DataDir = DefaultDataDir
+	}
+	switch {
+	case cfg.DatabaseURL != "" && cfg.InMemory:
+		return nil, errors.New("--database-url and --in-memory exclude each other")
+	case cfg.DatabaseURL != "":
+		st, err = pgstore.Open(ctx, cfg.DatabaseURL)
+	case cfg.InMemory:
 		st, err = sqlitestore.OpenMemory(ctx)
-	} else {
-		if cfg.DataDir == "" {
-			cfg.DataDir = DefaultDataDir
-		}
+	default:
 		st, err = sqlitestore.Open(ctx, cfg.DataDir)
 	}
 	if err != nil {
@@ -345,8 +351,11 @@ func (a *App) reset(w http.ResponseWriter, r *http.Request) {
 
 // Describe returns a one-line summary for the start-up log.
 func (a *App) Describe() string {
-	if a.cfg.InMemory {
+	switch {
+	case a.cfg.InMemory:
 		return "store=memory"
+	case a.cfg.DatabaseURL != "":
+		return fmt.Sprintf("store=postgres data-dir=%s", a.cfg.DataDir)
 	}
 	return fmt.Sprintf("store=sqlite data-dir=%s", a.cfg.DataDir)
 }

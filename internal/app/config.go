@@ -22,6 +22,9 @@ type Config struct {
 	Addr string
 	// DataDir holds the SQLite database (default ./slipway-data).
 	DataDir string
+	// DatabaseURL, when set, keeps state in PostgreSQL (postgres://...)
+	// instead of SQLite under DataDir (--database-url).
+	DatabaseURL string
 	// InMemory keeps all state in memory; nothing survives the process.
 	InMemory bool
 	// ConfigFile optionally names a JSON file with more credentials.

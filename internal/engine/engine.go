@@ -28,6 +28,10 @@ var queueScope = store.Scope{Account: "~engine", Region: "~"}
 
 const kindItem = "engine.item"
 
+// Topic is the store notification Enqueue sends: every engine sharing the
+// store (one per replica) wakes and looks for due work.
+const Topic = "engine"
+
 // Item is one unit of work.
 type Item struct {
 	ID      string          `json:"id"`
@@ -51,6 +55,7 @@ func Enqueue(tx store.Tx, it Item) error {
 		return err
 	}
 	rec := &store.Record{Scope: queueScope, Kind: kindItem, ID: it.ID, SortKey: sortKey(it.Due, it.ID), Created: it.Due, Updated: it.Due, Body: b}
+	tx.Notify(Topic)
 	if err := tx.Update(rec); errors.Is(err, store.ErrNotFound) {
 		return tx.Insert(rec)
 	} else {
@@ -151,6 +156,10 @@ func (e *Engine) Start(ctx context.Context) error {
 		}
 	}
 	ctx, e.cancel = context.WithCancel(ctx)
+	// Work queued by any process sharing the store wakes the dispatcher;
+	// the poll is the backstop for a notification lost on the way.
+	unlisten := e.st.Listen(Topic, e.Wake)
+	context.AfterFunc(ctx, unlisten)
 	go e.loop(ctx)
 	go e.renew(ctx)
 	return nil
@@ -349,24 +358,33 @@ func (e *Engine) RunOnce(ctx context.Context) (int, time.Time, error) {
 	return len(claimed), next, nil
 }
 
+// claim takes up to limit due items under fresh leases, skipping items
+// another engine on the store is claiming at the same moment, and reports
+// when the next item not yet due will be.
 func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error) {
 	now := e.opts.Now()
+	// Sort keys are "<due ms>|<id>", and '}' sorts after '|'.
+	upTo := fmt.Sprintf("%013d}", now.UnixMilli())
 	var claimed []Item
 	var next time.Time
-	err := e.st.Update(ctx, func(tx store.Tx) error {
+	err := e.st.ClaimDue(ctx, store.ListQuery{Scope: queueScope, Kind: kindItem, Limit: limit}, upTo, func(tx store.Tx, recs []*store.Record) error {
 		claimed, next = nil, time.Time{}
-		recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, Limit: limit + 1})
+		// Read before the claimed items move to their lease's end.
+		later, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, After: upTo, Limit: 1})
 		if err != nil {
 			return err
+		}
+		if len(later) > 0 {
+			var it Item
+			if err := json.Unmarshal(later[0].Body, &it); err != nil {
+				return err
+			}
+			next = it.Due
 		}
 		for _, r := range recs {
 			var it Item
 			if err := json.Unmarshal(r.Body, &it); err != nil {
 				return err
-			}
-			if it.Due.After(now) || len(claimed) == limit {
-				next = it.Due
-				break
 			}
 			it.Attempt++
 			// Each claim gets its own lease name: an item replaced while

@@ -142,6 +142,7 @@ func (s *Service) SetAMIAttributes(ctx context.Context, scope store.Scope, amiID
 func (s *Service) AMIs(ctx context.Context, scope store.Scope) ([]*AMI, error) {
 	var out []*AMI
 	err := s.store.Update(ctx, func(tx store.Tx) error {
+		out = out[:0] // the store may run this again
 		// Make the records of every image's AMIs first.
 		err := eachImage(tx, scope, func(d Doc) (bool, error) {
 			_, err := imageAMIs(tx, scope, d, s.nowMillis())

@@ -214,10 +214,9 @@ func enqueue(tx store.Tx, scope store.Scope, typ, id string, due time.Time) erro
 	return engine.Enqueue(tx, engine.Item{ID: typ + ":" + id, Type: typ, Scope: scope, Payload: payload, Due: due})
 }
 
-// RegisterEngine installs the build handlers on the engine and lets the
-// service wake it after API calls that make work due.
+// RegisterEngine installs the build handlers on the engine. Work queued
+// by API calls wakes it through the store (engine.Enqueue notifies).
 func (s *Service) RegisterEngine(e *engine.Engine) {
-	s.wake = e.Wake
 	handler := func(run func(tx store.Tx, scope store.Scope, id string, now time.Time) error) engine.Handler {
 		return func(ctx context.Context, it engine.Item) (func(store.Tx) error, error) {
 			var id string
@@ -237,11 +236,6 @@ func (s *Service) RegisterEngine(e *engine.Engine) {
 	e.Register(itemNotify, s.runNotify)
 }
 
-func (s *Service) wakeEngine() {
-	if s.wake != nil {
-		s.wake()
-	}
-}
 
 // buildRequest is what a build is made of.
 type buildRequest struct {

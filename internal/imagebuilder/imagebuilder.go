@@ -38,7 +38,6 @@ type Service struct {
 	store  store.Store
 	tokens *pagetoken.Codec
 	now    func() time.Time
-	wake   func()
 	// StepDelay is how long each simulated step action takes (0: at once).
 	StepDelay time.Duration
 	// Observe, when set, hears about finished work: an image build

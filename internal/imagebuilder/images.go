@@ -63,7 +63,6 @@ func (s *Service) StartImagePipelineExecution(ctx context.Context, scope store.S
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": image}, nil
 	})
 	if err == nil {
-		s.wakeEngine()
 	}
 	return out, err
 }
@@ -132,7 +131,6 @@ func (s *Service) CreateImage(ctx context.Context, scope store.Scope, in Doc) (D
 			"latestVersionReferences": references(versionOf(image), str(req.Recipe, "version"), false)}, nil
 	})
 	if err == nil {
-		s.wakeEngine()
 	}
 	return out, err
 }
@@ -460,7 +458,6 @@ func (s *Service) RetryImage(ctx context.Context, scope store.Scope, in Doc) (Do
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": raw}, nil
 	})
 	if err == nil {
-		s.wakeEngine()
 	}
 	return out, err
 }

@@ -48,7 +48,6 @@ func (s *Service) DistributeImage(ctx context.Context, scope store.Scope, in Doc
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": image}, nil
 	})
 	if err == nil {
-		s.wakeEngine()
 	}
 	return out, err
 }
@@ -113,6 +112,5 @@ func (s *Service) importImage(ctx context.Context, scope store.Scope, op string,
 	if err != nil {
 		return "", err
 	}
-	s.wakeEngine()
 	return str(res, "image"), nil
 }

@@ -250,7 +250,6 @@ func (s *Service) StartResourceStateUpdate(ctx context.Context, scope store.Scop
 		// A replayed clientToken: answer as the first call did.
 		return s.replayStateUpdate(ctx, scope, in.ResourceArn)
 	}
-	s.wakeEngine()
 	return out, nil
 }
 
@@ -611,7 +610,6 @@ func (s *Service) CancelLifecycleExecution(ctx context.Context, scope store.Scop
 		return Doc{}, enqueue(tx, scope, itemLifecycle, id, now)
 	})
 	if err == nil {
-		s.wakeEngine()
 	}
 	return id, err
 }

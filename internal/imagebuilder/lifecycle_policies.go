@@ -279,7 +279,6 @@ func (s *Service) StartPolicyRun(ctx context.Context, scope store.Scope, a strin
 		return err
 	})
 	if err == nil {
-		s.wakeEngine()
 	}
 	return id, err
 }

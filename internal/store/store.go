@@ -80,14 +80,35 @@ type Tx interface {
 
 	Meta(key string) ([]byte, error)
 	PutMeta(key string, value []byte) error
+
+	// Notify tells every listener on topic, in every process sharing the
+	// store, once this transaction commits (nothing if it rolls back).
+	Notify(topic string)
 }
 
 // Store is a transactional state store.
 type Store interface {
-	// Update runs fn in a read-write transaction, committed if fn returns nil.
+	// Update runs fn in a read-write transaction, committed if fn returns
+	// nil. Transactions are serializable. A store may run fn again when
+	// its transaction conflicted with another (PostgreSQL), so fn must
+	// have no effect outside the transaction but setting its results.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
+	// ClaimDue runs fn in a transaction of its own over at most q.Limit
+	// records of q's kind and parent whose SortKey is after q.After and at
+	// most upTo, in SortKey order, each locked for this transaction.
+	// Records another transaction holds are skipped, not waited for, so
+	// several processes claim from one queue without blocking or
+	// conflicting (PostgreSQL's FOR UPDATE SKIP LOCKED). fn may change
+	// only the records it is given.
+	ClaimDue(ctx context.Context, q ListQuery, upTo string, fn func(tx Tx, recs []*Record) error) error
+	// Listen calls fn after each commit that notified topic, from any
+	// process sharing the store, until the returned function is called.
+	// fn runs on the store's goroutine and must not block. Notifications
+	// may be merged or, across a lost connection, missed: listeners poll
+	// as well.
+	Listen(topic string, fn func()) (cancel func())
 	// Reset deletes all state except the server's own metadata.
 	Reset(ctx context.Context) error
 	// Engine names the engine, e.g. "sqlite".

@@ -160,9 +160,7 @@ type Upload struct {
 // execution (or its throttled log entry) stored.
 func (s *Service) Uploaded(ctx context.Context, u Upload) error {
 	now := s.now().UTC()
-	started := false
 	err := s.store.Update(ctx, func(tx store.Tx) error {
-		started = false
 		if err := events.Emit(tx, uploadEvent(u, now)); err != nil {
 			return err
 		}
@@ -217,12 +215,8 @@ func (s *Service) Uploaded(ctx context.Context, u Upload) error {
 		if err := tx.Insert(rec); err != nil {
 			return err
 		}
-		started = true
 		return s.queueStep(tx, u.Scope, rec, ex, now)
 	})
-	if started && s.wake != nil {
-		s.wake()
-	}
 	return err
 }
 
@@ -424,9 +418,6 @@ func (s *Service) SendWorkflowStepState(ctx context.Context, scope store.Scope, 
 		}
 		return s.finishStep(tx, scope, rec, &ex, out, now)
 	})
-	if err == nil && s.wake != nil {
-		s.wake()
-	}
 	return err
 }
 

@@ -39,7 +39,6 @@ const defaultCustomTimeout = 1800
 
 // RegisterEngine installs the execution handlers on the engine.
 func (s *Service) RegisterEngine(e *engine.Engine) {
-	s.wake = e.Wake
 	e.Register(itemRun, s.runStep)
 	e.Register(itemTimeout, s.timeoutStep)
 }

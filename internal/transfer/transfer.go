@@ -48,7 +48,6 @@ type Service struct {
 	// ("transfer_execution", COMPLETED or EXCEPTION) and throttled ones.
 	Observe func(kind, status string)
 
-	wake func() // wakes the engine after a transaction queued work
 }
 
 // New returns the service. now may be nil.

@@ -44,6 +44,8 @@ type Store struct {
 	quit      chan struct{}
 	loopDone  chan struct{}
 	closeOnce sync.Once
+
+	hub store.Hub
 }
 
 const (
@@ -308,6 +310,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 	shared := len(live) > 1
 	ok := 0
+	var topics []string
 	for i, r := range live {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
@@ -319,7 +322,8 @@ func (s *Store) runBatch(batch []*writeReq) {
 				continue
 			}
 		}
-		errs[i] = runFn(r.fn, &tx{ctx: ctx, q: sqlTx, s: s, db: s.writer})
+		t := &tx{ctx: ctx, q: sqlTx, s: s, db: s.writer}
+		errs[i] = runFn(r.fn, t)
 		if shared {
 			if errs[i] != nil {
 				if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO g"); err != nil {
@@ -332,6 +336,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		}
 		if errs[i] == nil {
 			ok++
+			topics = append(topics, t.topics...)
 		}
 	}
 	if ok == 0 {
@@ -345,6 +350,8 @@ func (s *Store) runBatch(batch []*writeReq) {
 				errs[i] = fmt.Errorf("sqlitestore: commit: %w", err)
 			}
 		}
+	} else {
+		s.publish(topics)
 	}
 	finish(errs)
 }
@@ -370,14 +377,46 @@ func (s *Store) run(ctx context.Context, db *sql.DB, readOnly bool, fn func(stor
 	if err != nil {
 		return fmt.Errorf("sqlitestore: begin: %w", err)
 	}
-	if err := fn(&tx{ctx: ctx, q: sqlTx, s: s, db: db}); err != nil {
+	t := &tx{ctx: ctx, q: sqlTx, s: s, db: db}
+	if err := fn(t); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("sqlitestore: commit: %w", err)
 	}
+	s.publish(t.topics)
 	return nil
+}
+
+// publish tells this process's listeners (the only process on the file).
+func (s *Store) publish(topics []string) {
+	seen := map[string]bool{}
+	for _, t := range topics {
+		if !seen[t] {
+			seen[t] = true
+			s.hub.Publish(t)
+		}
+	}
+}
+
+// Listen implements store.Store.
+func (s *Store) Listen(topic string, fn func()) func() { return s.hub.Listen(topic, fn) }
+
+// ClaimDue implements store.Store. One writer runs at a time here, so a
+// write transaction already holds every record it reads.
+func (s *Store) ClaimDue(ctx context.Context, q store.ListQuery, upTo string, fn func(store.Tx, []*store.Record) error) error {
+	return s.Update(ctx, func(t store.Tx) error {
+		recs, err := t.List(q)
+		if err != nil {
+			return err
+		}
+		n := 0
+		for n < len(recs) && recs[n].SortKey <= upTo {
+			n++
+		}
+		return fn(t, recs[:n])
+	})
 }
 
 // Reset implements store.Store.
@@ -394,11 +433,14 @@ func (s *Store) Reset(ctx context.Context) error {
 }
 
 type tx struct {
-	ctx context.Context
-	q   *sql.Tx
-	s   *Store
-	db  *sql.DB
+	ctx    context.Context
+	q      *sql.Tx
+	s      *Store
+	db     *sql.DB
+	topics []string
 }
+
+func (t *tx) Notify(topic string) { t.topics = append(t.topics, topic) }
 
 // stmt returns the pool's prepared statement for query, bound to the
 // transaction. Every query is prepared at open, so a miss is a bug.

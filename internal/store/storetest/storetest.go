@@ -260,4 +260,141 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			return nil
 		})
 	})
+
+	t.Run("ClaimDueHandsEachRecordOnce", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		err := s.Update(ctx, func(tx store.Tx) error {
+			for i := 1; i <= 40; i++ {
+				if err := tx.Insert(rec(fmt.Sprintf("q%02d", i), "", fmt.Sprintf("%02d", i))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A claim moves what it takes past every bound, as the engine's
+		// lease does.
+		claim := func(upTo string, limit int) ([]string, error) {
+			var ids []string
+			err := s.ClaimDue(ctx, store.ListQuery{Scope: scope, Kind: "k", Limit: limit}, upTo, func(tx store.Tx, recs []*store.Record) error {
+				ids = ids[:0]
+				for _, r := range recs {
+					r.SortKey = "z" + r.SortKey
+					if err := tx.Update(r); err != nil {
+						return err
+					}
+					ids = append(ids, r.ID)
+				}
+				return nil
+			})
+			return ids, err
+		}
+		ids, err := claim("05", 3)
+		if err != nil || fmt.Sprint(ids) != "[q01 q02 q03]" {
+			t.Fatalf("first claim %v %v", ids, err)
+		}
+		ids, err = claim("05", 10)
+		if err != nil || fmt.Sprint(ids) != "[q04 q05]" {
+			t.Fatalf("bounded claim %v %v", ids, err)
+		}
+		var mu sync.Mutex
+		seen := map[string]int{}
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					ids, err := claim("40", 2)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if len(ids) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, id := range ids {
+						seen[id]++
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		// A claimer that found only locked records may stop early; the
+		// rest is still there for the next claim.
+		for {
+			ids, err := claim("40", 40)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) == 0 {
+				break
+			}
+			for _, id := range ids {
+				seen[id]++
+			}
+		}
+		if len(seen) != 35 {
+			t.Fatalf("claimed %d of 35 records", len(seen))
+		}
+		for id, n := range seen {
+			if n != 1 {
+				t.Fatalf("%s claimed %d times", id, n)
+			}
+		}
+	})
+
+	t.Run("NotifyOnCommitOnly", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		heard := make(chan string, 16)
+		listen := func(topic string) {
+			cancel := s.Listen(topic, func() {
+				select {
+				case heard <- topic:
+				default:
+				}
+			})
+			t.Cleanup(cancel)
+		}
+		notify := func(topic string, err error) error {
+			return s.Update(ctx, func(tx store.Tx) error { tx.Notify(topic); return err })
+		}
+		// A store may tell every topic once when its listening connection
+		// opens; once anything is heard, topics added later are not.
+		listen("committed")
+		if err := notify("committed", nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-heard:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no notification")
+		}
+		listen("rolled-back")
+		boom := errors.New("boom")
+		if err := notify("rolled-back", boom); !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if err := notify("committed", nil); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case got := <-heard:
+				if got == "rolled-back" {
+					t.Fatal("a rolled-back transaction's notification was delivered")
+				}
+				return // notifications arrive in commit order
+			case <-deadline:
+				t.Fatal("no notification after commit")
+			}
+		}
+	})
 }
