@@ -236,7 +236,6 @@ func (s *Service) RegisterEngine(e *engine.Engine) {
 	e.Register(itemNotify, s.runNotify)
 }
 
-
 // buildRequest is what a build is made of.
 type buildRequest struct {
 	Recipe, Infra, Dist               Doc

@@ -47,7 +47,6 @@ type Service struct {
 	// Observe, when set, hears about finished executions
 	// ("transfer_execution", COMPLETED or EXCEPTION) and throttled ones.
 	Observe func(kind, status string)
-
 }
 
 // New returns the service. now may be nil.
