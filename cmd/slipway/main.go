@@ -102,6 +102,7 @@ func serve(args []string) error {
 	addr := fs.String("addr", env("ADDR", app.DefaultAddr), "listen address (SLIPWAY_ADDR)")
 	dataDir := fs.String("data-dir", env("DATA_DIR", app.DefaultDataDir), "directory for the SQLite database (SLIPWAY_DATA_DIR)")
 	databaseURL := fs.String("database-url", env("DATABASE_URL", ""), "keep state in this PostgreSQL database (postgres://...), shared by every replica; files stay under --data-dir (SLIPWAY_DATABASE_URL)")
+	engineLease := fs.Duration("engine-lease", envDuration("ENGINE_LEASE", 30*time.Second), "how long a replica holds a work item before another may take it over; bounds how long a dead replica's work waits (SLIPWAY_ENGINE_LEASE)")
 	inMemory := fs.Bool("in-memory", envBool("IN_MEMORY", false), "keep state in memory only (SLIPWAY_IN_MEMORY)")
 	configFile := fs.String("config", env("CONFIG", ""), "JSON file with extra credentials (SLIPWAY_CONFIG)")
 	logLevel := fs.String("log-level", env("LOG_LEVEL", "info"), "debug, info, warn or error (SLIPWAY_LOG_LEVEL)")
@@ -123,7 +124,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{Addr: *addr, DataDir: *dataDir, DatabaseURL: *databaseURL, InMemory: *inMemory, ConfigFile: *configFile, StepDelay: *stepDelay,
+	cfg := app.Config{Addr: *addr, DataDir: *dataDir, DatabaseURL: *databaseURL, EngineLease: *engineLease, InMemory: *inMemory, ConfigFile: *configFile, StepDelay: *stepDelay,
 		SFTPBind: *sftpBind, LambdaEndpoint: *lambdaEndpoint, S3Endpoint: *s3Endpoint, S3Region: *s3Region, CheckResponses: *checkResponses, ClockControl: *clockControl, AcceptAnyCredentials: *acceptAny, SNSEndpoint: *snsEndpoint, UIOpen: *uiOpen}
 	if cfg.ConfigFile != "" {
 		if err := cfg.LoadFile(cfg.ConfigFile); err != nil {

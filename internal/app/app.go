@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ibRef = ib
 	ib.StepDelay = cfg.StepDelay
 	// The embedded store has one process, so on start every lease is stale.
-	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Now: clk.Now, Observe: m.EngineItem, Reclaimed: m.Reclaimed})
+	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Lease: cfg.EngineLease, Now: clk.Now, Observe: m.EngineItem, Reclaimed: m.Reclaimed})
 	ib.RegisterEngine(eng)
 	dispatcher := &events.Dispatcher{Targets: cfg.Events, Credentials: cfg.OutboundCredentials()}
 	dispatcher.Register(eng)
@@ -198,6 +198,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		a.closeFiles()
 		st.Close()
 		return nil, err
+	}
+	if a.shared() {
+		a.sftp.Watch(st, 2*time.Second)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_slipway/health", a.health)
@@ -348,6 +351,9 @@ func (a *App) reset(w http.ResponseWriter, r *http.Request) {
 	a.log.Info("state reset", "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, map[string]any{"reset": true})
 }
+
+// shared reports a store other replicas may use at the same time.
+func (a *App) shared() bool { return a.cfg.DatabaseURL != "" }
 
 // Describe returns a one-line summary for the start-up log.
 func (a *App) Describe() string {

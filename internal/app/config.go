@@ -25,6 +25,10 @@ type Config struct {
 	// DatabaseURL, when set, keeps state in PostgreSQL (postgres://...)
 	// instead of SQLite under DataDir (--database-url).
 	DatabaseURL string
+	// EngineLease is how long a replica holds a work item before another
+	// may take it over (default 30s); renewed while the item is handled,
+	// it bounds how long a dead replica's work waits (--engine-lease).
+	EngineLease time.Duration
 	// InMemory keeps all state in memory; nothing survives the process.
 	InMemory bool
 	// ConfigFile optionally names a JSON file with more credentials.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/imagebuilder"
 	"github.com/slipway-dev/slipway/internal/objstore"
@@ -27,6 +28,10 @@ func (a *App) openFiles(ctx context.Context) error {
 	objects, err := objstore.NewLocal(a.store, filepath.Join(base, "s3"))
 	if err != nil {
 		return err
+	}
+	if a.shared() {
+		// Other replicas write into the same directory (docs/replicas.md).
+		objects.GCGrace = time.Hour
 	}
 	if err := objects.GC(ctx); err != nil {
 		return err

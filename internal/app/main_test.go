@@ -15,7 +15,9 @@ import (
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("SLIPWAY_TEST_CHILD"); dir != "" {
 		delay, _ := time.ParseDuration(os.Getenv("SLIPWAY_TEST_STEP_DELAY"))
-		cfg := Config{DataDir: dir, StepDelay: delay, LambdaEndpoint: os.Getenv("SLIPWAY_TEST_LAMBDA")}
+		lease, _ := time.ParseDuration(os.Getenv("SLIPWAY_TEST_ENGINE_LEASE"))
+		cfg := Config{DataDir: dir, StepDelay: delay, LambdaEndpoint: os.Getenv("SLIPWAY_TEST_LAMBDA"),
+			DatabaseURL: os.Getenv("SLIPWAY_TEST_CHILD_DATABASE"), SFTPBind: os.Getenv("SLIPWAY_TEST_SFTP_BIND"), EngineLease: lease}
 		if hook := os.Getenv("SLIPWAY_TEST_WEBHOOK"); hook != "" {
 			cfg.Events.Webhooks = []string{hook}
 		}

@@ -36,6 +36,10 @@ const (
 type Local struct {
 	st  store.Store
 	dir string
+	// GCGrace keeps files younger than this from GC. A directory shared by
+	// replicas holds files other replicas are writing now, whose records
+	// have not committed yet; alone on its directory, a store has none.
+	GCGrace time.Duration
 }
 
 var _ Store = (*Local)(nil)
@@ -534,6 +538,11 @@ func (l *Local) GC(ctx context.Context) error {
 			return err
 		}
 		for _, e := range entries {
+			if l.GCGrace > 0 {
+				if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < l.GCGrace {
+					continue
+				}
+			}
 			if d == "tmp" || !used[e.Name()] {
 				if err := os.Remove(filepath.Join(l.dir, d, e.Name())); err != nil {
 					return fmt.Errorf("objstore: gc: %w", err)

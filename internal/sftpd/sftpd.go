@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -40,6 +41,8 @@ type Supervisor struct {
 	locks     map[string]*idLock   // per server, while someone holds or waits
 	wg        sync.WaitGroup
 	stopped   bool
+	watch     chan struct{} // closed by Stop: ends Watch
+	kick      chan struct{}
 }
 
 // Metrics counts SFTP sessions and the bytes they move.
@@ -66,7 +69,7 @@ func New(tf *transfer.Service, objects objstore.Store, efsDir, bind string, log 
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Supervisor{tf: tf, objects: objects, efsDir: efsDir, bind: bind, log: log,
-		endpoints: map[string]*endpoint{}, locks: map[string]*idLock{}}
+		endpoints: map[string]*endpoint{}, locks: map[string]*idLock{}, watch: make(chan struct{}), kick: make(chan struct{}, 1)}
 }
 
 // PortFree reports whether the supervisor could listen on port now.
@@ -91,6 +94,63 @@ func (s *Supervisor) Start(ctx context.Context) error {
 	return nil
 }
 
+// Watch keeps the listeners in step with changes made through other
+// replicas sharing st: a transfer.TopicServers notification starts a pass
+// over every server at once, and a pass runs every interval as the
+// backstop for a notification lost with a connection. It ends with Stop.
+func (s *Supervisor) Watch(st store.Store, every time.Duration) {
+	unlisten := st.Listen(transfer.TopicServers, func() {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	})
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer unlisten()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.watch:
+				return
+			case <-s.kick:
+			case <-t.C:
+			}
+			if err := s.resync(context.Background()); err != nil {
+				s.log.Warn("sftp endpoints: resync failed", "error", err)
+			}
+		}
+	}()
+}
+
+// resync reconciles every server that holds a port, and closes the
+// listeners of servers that are gone.
+func (s *Supervisor) resync(ctx context.Context) error {
+	servers, err := s.tf.Servers(ctx)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, srv := range servers {
+		known[srv.ServerID] = true
+		s.reconcile(srv.Scope, srv.ServerID)
+	}
+	s.mu.Lock()
+	var gone []*endpoint
+	for id, ep := range s.endpoints {
+		if !known[id] {
+			gone = append(gone, ep)
+		}
+	}
+	s.mu.Unlock()
+	for _, ep := range gone {
+		s.reconcile(ep.scope, ep.serverID)
+	}
+	return nil
+}
+
 // Changed reconciles one server in the background.
 func (s *Supervisor) Changed(scope store.Scope, id string) {
 	s.mu.Lock()
@@ -109,6 +169,9 @@ func (s *Supervisor) Changed(scope store.Scope, id string) {
 // Stop closes every listener and session.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
+	if !s.stopped {
+		close(s.watch)
+	}
 	s.stopped = true
 	eps := make([]*endpoint, 0, len(s.endpoints))
 	for _, ep := range s.endpoints {

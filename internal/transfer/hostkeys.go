@@ -75,6 +75,7 @@ func notFoundHostKey(id string) error {
 }
 
 func (s *Service) addHostKey(tx store.Tx, scope store.Scope, serverID string, k *HostKey, now time.Time) error {
+	tx.Notify(TopicServers)
 	existing, err := s.hostKeys(tx, scope, serverID)
 	if err != nil {
 		return err
@@ -104,6 +105,7 @@ func (s *Service) addHostKey(tx store.Tx, scope store.Scope, serverID string, k 
 // replaceHostKey is UpdateServer's HostKey: the new key replaces the keys of
 // its type, so the server presents it at once.
 func (s *Service) replaceHostKey(tx store.Tx, scope store.Scope, serverID string, k *HostKey, now time.Time) error {
+	tx.Notify(TopicServers)
 	existing, err := s.hostKeys(tx, scope, serverID)
 	if err != nil {
 		return err
@@ -267,6 +269,7 @@ func (s *Service) DeleteHostKey(ctx context.Context, scope store.Scope, serverID
 		if n <= 1 {
 			return fault.New(fault.Invalid, "%s is the only host key of server %s; import another before deleting it.", id, serverID)
 		}
+		tx.Notify(TopicServers)
 		return tx.Delete(scope, kindHostKey, serverID+"/"+id)
 	})
 	if err != nil {

@@ -418,7 +418,13 @@ func (s *Service) CreateServer(ctx context.Context, scope store.Scope, in Server
 	return srv, nil
 }
 
-// changed tells the endpoint supervisor a server's desired state moved.
+// TopicServers is the store notification of a change to a server's
+// endpoint (state, protocols, host keys): every replica's SFTP supervisor
+// hears it and brings its listeners in step.
+const TopicServers = "transfer.servers"
+
+// changed tells this process's endpoint supervisor at once; other
+// replicas hear TopicServers.
 func (s *Service) changed(scope store.Scope, id string) {
 	if s.OnServerChange != nil {
 		s.OnServerChange(scope, id)
@@ -541,6 +547,7 @@ func (s *Service) UpdateServer(ctx context.Context, scope store.Scope, in Server
 				return err
 			}
 		}
+		tx.Notify(TopicServers)
 		return putBody(tx, rec, srv, now)
 	})
 	if err != nil {
@@ -566,6 +573,7 @@ func (s *Service) transition(ctx context.Context, scope store.Scope, id, to stri
 			return fault.New(fault.Invalid, "Server %s is %s; it cannot go to %s now.", id, srv.State, to)
 		}
 		srv.State, changed = to, true
+		tx.Notify(TopicServers)
 		return putBody(tx, rec, srv, s.now().UTC())
 	})
 	return changed, err
@@ -637,6 +645,7 @@ func (s *Service) DeleteServer(ctx context.Context, scope store.Scope, id string
 		if err := tx.Delete(PortScope, kindPort, strconv.Itoa(Port(id))); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		tx.Notify(TopicServers)
 		return tx.Delete(scope, kindServer, id)
 	})
 	if err != nil {
