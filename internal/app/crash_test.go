@@ -17,6 +17,8 @@ import (
 	ibtypes "github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
 
 	"github.com/slipway-dev/slipway/internal/store"
+	"github.com/slipway-dev/slipway/internal/store/pgstore"
+	"github.com/slipway-dev/slipway/internal/store/pgstore/pgtest"
 	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 )
 
@@ -68,9 +70,50 @@ func TestCrashRecovery(t *testing.T) {
 		t.Skip("crash test")
 	}
 	t.Parallel()
+	crashRecovery(t, "")
+}
+
+// TestCrashRecoveryPostgres is the same on PostgreSQL, where nothing is
+// reclaimed on start: a killed process's items come back when their
+// leases (2s here) end.
+func TestCrashRecoveryPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test")
+	}
+	t.Parallel()
+	crashRecovery(t, pgtest.URL(t))
+}
+
+// childEnv is what a child needs to use dbURL ("" means SQLite in dir).
+func childEnv(dbURL string) []string {
+	if dbURL == "" {
+		return nil
+	}
+	return []string{"SLIPWAY_TEST_CHILD_DATABASE=" + dbURL, "SLIPWAY_TEST_ENGINE_LEASE=2s"}
+}
+
+// openChecked opens the store the children used, to read it directly.
+func openChecked(t *testing.T, dir, dbURL string) store.Store {
+	t.Helper()
+	var st store.Store
+	var err error
+	if dbURL != "" {
+		st, err = pgstore.Open(context.Background(), dbURL)
+	} else {
+		st, err = sqlitestore.Open(context.Background(), dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func crashRecovery(t *testing.T, dbURL string) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	ch := spawnChild(t, dir)
+	env := childEnv(dbURL)
+	ch := spawnChild(t, dir, env...)
 	c := ch.client()
 	pipe, err := c.CreateImagePipeline(ctx, catalog(t, c, "crash"))
 	if err != nil {
@@ -95,7 +138,7 @@ func TestCrashRecovery(t *testing.T) {
 	for kill := 0; kill < 5; kill++ {
 		time.Sleep(time.Duration(20+rng.IntN(250)) * time.Millisecond)
 		ch.kill()
-		ch = spawnChild(t, dir)
+		ch = spawnChild(t, dir, env...)
 		c = ch.client()
 	}
 
@@ -158,15 +201,18 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	ch.kill()
 
-	// No step completed twice: the stored completion counters are all 1.
-	st, err := sqlitestore.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	checkStepsCompletedOnce(t, openChecked(t, dir, dbURL), execIDs, builds*12)
+}
+
+// checkStepsCompletedOnce reads the step executions of execIDs from the
+// store: each ended COMPLETED or SKIPPED after exactly one completion, and
+// there are at least min of them.
+func checkStepsCompletedOnce(t *testing.T, st store.Store, execIDs []string, min int) {
+	t.Helper()
 	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
 	steps := 0
-	err = st.View(ctx, func(tx store.Tx) error {
+	err := st.View(context.Background(), func(tx store.Tx) error {
+		steps = 0
 		for _, id := range execIDs {
 			recs, err := tx.List(store.ListQuery{Scope: scope, Kind: kindStepExecForTest, Parent: id, Limit: 100})
 			if err != nil {
@@ -192,7 +238,7 @@ func TestCrashRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if steps < builds*12 {
+	if steps < min {
 		t.Fatalf("only %d steps recorded", steps)
 	}
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -20,8 +19,6 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/slipway-dev/slipway/internal/store"
-	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 	"github.com/slipway-dev/slipway/internal/transfer"
 )
 
@@ -165,57 +162,13 @@ func TestTransferCrashRecovery(t *testing.T) {
 
 	// The logs, read from the store: every execution started once, ended
 	// once, and completed each of its three steps once.
-	st, err := sqlitestore.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	type count struct{ started, stepStarted, stepCompleted, completed, errored int }
-	perExec := map[string]*count{}
-	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
-	err = st.View(ctx, func(tx store.Tx) error {
-		recs, err := tx.List(store.ListQuery{Scope: scope, Kind: "transfer.log", Parent: transfer.LogGroup(id), Limit: 100000})
-		if err != nil {
-			return err
-		}
-		for _, r := range recs {
-			var ev transfer.LogEvent
-			var e logEntry
-			if err := json.Unmarshal(r.Body, &ev); err != nil {
-				return err
-			}
-			if err := json.Unmarshal([]byte(ev.Message), &e); err != nil {
-				return err
-			}
-			n := perExec[e.ExecutionID]
-			if n == nil {
-				n = &count{}
-				perExec[e.ExecutionID] = n
-			}
-			switch e.Type {
-			case "ExecutionStarted":
-				n.started++
-			case "StepStarted":
-				n.stepStarted++
-			case "StepCompleted":
-				n.stepCompleted++
-			case "ExecutionCompleted":
-				n.completed++
-			default:
-				n.errored++
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	perExec := executionLogCounts(t, openChecked(t, dir, ""), id)
 	if len(perExec) < uploads {
 		t.Fatalf("%d executions for %d uploads", len(perExec), uploads)
 	}
 	for exec, n := range perExec {
-		if *n != (count{started: 1, stepStarted: 3, stepCompleted: 3, completed: 1}) {
-			t.Errorf("execution %s: %+v", exec, *n)
+		if n != (logCount{started: 1, stepStarted: 3, stepCompleted: 3, completed: 1}) {
+			t.Errorf("execution %s: %+v", exec, n)
 		}
 	}
 	mu.Lock()
@@ -232,7 +185,12 @@ func TestTransferCrashRecovery(t *testing.T) {
 }
 
 func uploadOnce(t testing.TB, serverID string, key userKey, name, body string) error {
-	conn, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", transfer.Port(serverID)),
+	return uploadAt("127.0.0.1", serverID, key, name, body)
+}
+
+// uploadAt writes one file as grace to serverID's endpoint at host.
+func uploadAt(host, serverID string, key userKey, name, body string) error {
+	conn, err := ssh.Dial("tcp", fmt.Sprintf("%s:%d", host, transfer.Port(serverID)),
 		&ssh.ClientConfig{User: "grace", Auth: []ssh.AuthMethod{ssh.PublicKeys(key.signer)}, HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 2 * time.Second})
 	if err != nil {
 		return err

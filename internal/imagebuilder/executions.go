@@ -228,8 +228,6 @@ func (s *Service) SendWorkflowStepAction(ctx context.Context, scope store.Scope,
 		}
 		return Doc{"stepExecutionId": id, "imageBuildVersionArn": image, "clientToken": in["clientToken"]}, nil
 	})
-	if err == nil {
-	}
 	return out, err
 }
 

@@ -62,8 +62,6 @@ func (s *Service) StartImagePipelineExecution(ctx context.Context, scope store.S
 		}
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": image}, nil
 	})
-	if err == nil {
-	}
 	return out, err
 }
 
@@ -130,8 +128,6 @@ func (s *Service) CreateImage(ctx context.Context, scope store.Scope, in Doc) (D
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": image,
 			"latestVersionReferences": references(versionOf(image), str(req.Recipe, "version"), false)}, nil
 	})
-	if err == nil {
-	}
 	return out, err
 }
 
@@ -457,8 +453,6 @@ func (s *Service) RetryImage(ctx context.Context, scope store.Scope, in Doc) (Do
 		}
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": raw}, nil
 	})
-	if err == nil {
-	}
 	return out, err
 }
 

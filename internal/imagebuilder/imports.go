@@ -47,8 +47,6 @@ func (s *Service) DistributeImage(ctx context.Context, scope store.Scope, in Doc
 		}
 		return Doc{"clientToken": in["clientToken"], "imageBuildVersionArn": image}, nil
 	})
-	if err == nil {
-	}
 	return out, err
 }
 

@@ -609,7 +609,5 @@ func (s *Service) CancelLifecycleExecution(ctx context.Context, scope store.Scop
 		// It stops at its next step: now.
 		return Doc{}, enqueue(tx, scope, itemLifecycle, id, now)
 	})
-	if err == nil {
-	}
 	return id, err
 }

@@ -278,8 +278,6 @@ func (s *Service) StartPolicyRun(ctx context.Context, scope store.Scope, a strin
 		id, err = s.newPolicyRun(tx, scope, p, s.nowMillis())
 		return err
 	})
-	if err == nil {
-	}
 	return id, err
 }
 

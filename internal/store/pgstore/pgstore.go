@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
@@ -173,7 +174,7 @@ func (s *Store) listenLoop(ctx context.Context) {
 }
 
 // maxAttempts bounds the retries of a transaction that keeps conflicting.
-const maxAttempts = 20
+const maxAttempts = 50
 
 // Update implements store.Store: a SERIALIZABLE transaction, run again from
 // the start when PostgreSQL cannot serialize it.
@@ -213,8 +214,9 @@ func (s *Store) ClaimDue(ctx context.Context, q store.ListQuery, upTo string, fn
 func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) error {
 	var err error
 	for attempt := 0; attempt < maxAttempts; attempt++ {
+		var t *tx
 		err = pgx.BeginTxFunc(ctx, s.pool, opts, func(ptx pgx.Tx) error {
-			t := &tx{ctx: ctx, q: ptx}
+			t = &tx{ctx: ctx, q: &conn{Tx: ptx}}
 			if err := fn(t); err != nil {
 				return err
 			}
@@ -227,13 +229,19 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 			}
 			return nil
 		})
+		// fn may have turned the store's error into one of its own (a
+		// lookup that failed reads as "does not exist"); the connection
+		// saw the conflict itself.
+		if t != nil && t.q.fail != nil && err != nil {
+			err = t.q.fail
+		}
 		if !retryable(err) {
 			return err
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(time.Duration(attempt+1) * time.Millisecond):
+		case <-time.After(time.Duration(1+rand.IntN(attempt+1)) * time.Millisecond): // jittered, so the two sides do not meet again
 		}
 	}
 	return err
@@ -259,9 +267,54 @@ func (s *Store) Reset(ctx context.Context) error {
 
 type tx struct {
 	ctx    context.Context
-	q      pgx.Tx
+	q      *conn
 	topics []string
 }
+
+// conn is a transaction that remembers the first serialization failure
+// or deadlock any of its statements met.
+type conn struct {
+	pgx.Tx
+	fail error
+}
+
+func (c *conn) note(err error) error {
+	if c.fail == nil && retryable(err) {
+		c.fail = err
+	}
+	return err
+}
+
+func (c *conn) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := c.Tx.Exec(ctx, sql, args...)
+	return tag, c.note(err)
+}
+
+func (c *conn) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	rows, err := c.Tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, c.note(err)
+	}
+	return notedRows{Rows: rows, c: c}, nil
+}
+
+func (c *conn) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return notedRow{row: c.Tx.QueryRow(ctx, sql, args...), c: c}
+}
+
+type notedRows struct {
+	pgx.Rows
+	c *conn
+}
+
+func (r notedRows) Err() error { return r.c.note(r.Rows.Err()) }
+
+type notedRow struct {
+	row pgx.Row
+	c   *conn
+}
+
+func (r notedRow) Scan(dest ...any) error { return r.c.note(r.row.Scan(dest...)) }
 
 func (t *tx) Notify(topic string) {
 	if !slices.Contains(t.topics, topic) {

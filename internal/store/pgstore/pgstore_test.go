@@ -2,6 +2,8 @@ package pgstore
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -55,4 +57,53 @@ func TestReplicasMigrateTogether(t *testing.T) {
 	if err := s.pool.QueryRow(context.Background(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("migrations recorded: %d %v", n, err)
 	}
+}
+
+// A transaction function that replaces the store's error with one of its
+// own (as "does not exist" for a failed lookup) is still run again after
+// a serialization failure, because the connection saw the conflict.
+func TestMaskedConflictIsRetried(t *testing.T) {
+	t.Parallel()
+	s := open(t, pgtest.URL(t))
+	ctx := context.Background()
+	scope := store.Scope{Account: "a", Region: "r"}
+	if err := s.Update(ctx, func(tx store.Tx) error {
+		return tx.Insert(&store.Record{Scope: scope, Kind: "counter", ID: "c", SortKey: "c", Body: []byte("0")})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	masked := errors.New("masked")
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				err := s.Update(ctx, func(tx store.Tx) error {
+					r, err := tx.Get(scope, "counter", "c")
+					if err != nil {
+						return masked
+					}
+					n, _ := strconv.Atoi(string(r.Body))
+					r.Body = []byte(strconv.Itoa(n + 1))
+					if err := tx.Update(r); err != nil {
+						return masked
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	_ = s.View(ctx, func(tx store.Tx) error {
+		r, err := tx.Get(scope, "counter", "c")
+		if err != nil || string(r.Body) != "160" {
+			t.Fatalf("counter %s %v", r.Body, err)
+		}
+		return nil
+	})
 }
