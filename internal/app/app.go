@@ -55,22 +55,24 @@ func VersionString() string {
 
 // App is a running Slipway.
 type App struct {
-	cfg      Config
-	log      *slog.Logger
-	store    store.Store
-	engine   *engine.Engine
-	sftp     *sftpd.Supervisor
-	tf       *transfer.Service
-	ib       *imagebuilder.Service
-	api      *awsproto.Server
-	clock    *clock.Clock
-	objects  *objstore.Local
-	efsDir   string
-	tmpDir   string // --in-memory: the files behind buckets, removed at shutdown
-	base     string // where Transfer files live
-	services []*awsproto.Service
-	handler  http.Handler
-	server   *http.Server
+	cfg     Config
+	log     *slog.Logger
+	store   store.Store
+	engine  *engine.Engine
+	sftp    *sftpd.Supervisor
+	tf      *transfer.Service
+	ib      *imagebuilder.Service
+	api     *awsproto.Server
+	clock   *clock.Clock
+	objects *objstore.Local
+	efsDir  string
+	tmpDir  string // --in-memory: the files behind buckets, removed at shutdown
+	// unlistenClock stops following clock moves made through other replicas.
+	unlistenClock func()
+	base          string // where Transfer files live
+	services      []*awsproto.Service
+	handler       http.Handler
+	server        *http.Server
 }
 
 const tokenKeyMeta = "pagetoken-key"
@@ -152,6 +154,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	clk.OnAdvance = func(off time.Duration) {
 		a.saveClock(off)
 		eng.Wake() // work may be due now
+	}
+	if cfg.ClockControl {
+		// Listener callbacks must not block: read the offset elsewhere.
+		unlisten := st.Listen(topicClock, func() { go a.followClock() })
+		a.unlistenClock = unlisten
 	}
 
 	if err := a.openFiles(ctx); err != nil {
@@ -298,6 +305,9 @@ func (a *App) Serve(ln net.Listener) error {
 // the store. Every acknowledged write is already committed.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.server.Shutdown(ctx)
+	if a.unlistenClock != nil {
+		a.unlistenClock()
+	}
 	a.sftp.Stop()
 	a.engine.Stop()
 	a.closeFiles()

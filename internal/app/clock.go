@@ -20,27 +20,60 @@ func openClock(ctx context.Context, st store.Store, controllable bool) (*clock.C
 	if !controllable {
 		return clock.New(false, 0), nil
 	}
-	var off time.Duration
-	err := st.View(ctx, func(tx store.Tx) error {
-		b, err := tx.Meta(clockMeta)
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		n, err := strconv.ParseInt(string(b), 10, 64)
-		off = time.Duration(n)
-		return err
-	})
+	off, err := storedOffset(ctx, st)
 	return clock.New(true, off), err
 }
 
+// topicClock tells replicas that the stored clock offset moved.
+const topicClock = "clock"
+
+func storedOffset(ctx context.Context, st store.Store) (time.Duration, error) {
+	var off time.Duration
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		off, err = readOffset(tx)
+		return err
+	})
+	return off, err
+}
+
+func readOffset(tx store.Tx) (time.Duration, error) {
+	b, err := tx.Meta(clockMeta)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	return time.Duration(n), err
+}
+
+// saveClock stores the offset (never lowering it: replicas may move the
+// clock at once) and tells the other replicas, which follow.
 func (a *App) saveClock(off time.Duration) {
 	err := a.store.Update(context.Background(), func(tx store.Tx) error {
-		return tx.PutMeta(clockMeta, []byte(strconv.FormatInt(int64(off), 10)))
+		prev, err := readOffset(tx)
+		if err != nil {
+			return err
+		}
+		tx.Notify(topicClock)
+		return tx.PutMeta(clockMeta, []byte(strconv.FormatInt(int64(max(prev, off)), 10)))
 	})
 	if err != nil {
 		a.log.Error("clock: saving the offset failed", "error", err)
+	}
+}
+
+// followClock keeps this replica's clock at the stored offset.
+func (a *App) followClock() {
+	off, err := storedOffset(context.Background(), a.store)
+	if err != nil {
+		a.log.Error("clock: reading the offset failed", "error", err)
+		return
+	}
+	if off > a.clock.Offset() {
+		a.clock.Follow(off)
+		a.engine.Wake() // work may be due now
 	}
 }
 

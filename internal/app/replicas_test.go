@@ -88,7 +88,7 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestReplicasShareOneDatabase(t *testing.T) {
 	t.Parallel()
 	lam := startLambda(t, 202)
-	rs := replicas(t, 2, func(c *Config) { c.LambdaEndpoint = lam.URL })
+	rs := replicas(t, 2, func(c *Config) { c.LambdaEndpoint, c.ClockControl = lam.URL, true })
 	a, b := rs[0], rs[1]
 	ctx := context.Background()
 	ta, tb := a.tf(opts("us-east-1")), b.tf(opts("us-east-1"))
@@ -203,4 +203,10 @@ func TestReplicasShareOneDatabase(t *testing.T) {
 	}
 	waitState(t, ta, id, true)
 	within(t, time.Second, "both replicas listening again", func() bool { return listening("127.0.0.2", id) && listening("127.0.0.3", id) })
+
+	// Time moved through one replica moves on the other.
+	if code, _ := postClock(t, a, `{"advance":"2h"}`); code != 200 {
+		t.Fatalf("clock move: %d", code)
+	}
+	within(t, time.Second, "the other replica's clock", func() bool { return b.app.clock.Offset() >= 2*time.Hour })
 }

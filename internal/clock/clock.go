@@ -69,6 +69,17 @@ func (c *Clock) Advance(d time.Duration) error {
 	return nil
 }
 
+// Follow raises the offset to at least offset, without telling OnAdvance:
+// it is how a replica follows a move made through another.
+func (c *Clock) Follow(offset time.Duration) {
+	if !c.controllable {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset = max(c.offset, offset)
+}
+
 // Set moves the clock forward to t.
 func (c *Clock) Set(t time.Time) error {
 	d := time.Until(t) - c.Offset()
