@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ib "github.com/aws/aws-sdk-go-v2/service/imagebuilder"
 	ibtypes "github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
+
+	"github.com/slipway-dev/slipway/internal/store/pgstore/pgtest"
 )
 
 // benchServer starts Slipway on a file store (the durable configuration).
@@ -113,34 +116,60 @@ func BenchmarkPausedBuilds(b *testing.B) {
 func BenchmarkConcurrentBuilds(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("builds=%d", n), func(b *testing.B) {
-			c := benchServer(b)
-			ctx := context.Background()
-			pipe, err := c.CreateImagePipeline(ctx, catalog(b, c, "bench"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			steps := 0
-			start := time.Now()
-			for b.Loop() {
-				images := make([]string, n)
-				for i := range n {
-					images[i] = startRun(b, c, aws.ToString(pipe.ImagePipelineArn), nil)
-				}
-				for _, img := range images {
-					for {
-						out, err := c.GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: aws.String(img)})
-						if err != nil {
-							b.Fatal(err)
-						}
-						if out.Image.State.Status == ibtypes.ImageStatusAvailable {
-							break
-						}
-						time.Sleep(10 * time.Millisecond) // polling must not be the load
-					}
-				}
-				steps += 13 * n
-			}
-			b.ReportMetric(float64(steps)/time.Since(start).Seconds(), "steps/s")
+			concurrentBuilds(b, []*ib.Client{benchServer(b)}, n)
 		})
 	}
+}
+
+// BenchmarkReplicatedBuilds runs 100 concurrent builds on SQLite and on
+// PostgreSQL with one and with three replicas (in this process, sharing
+// its two cores), the builds started round-robin over the replicas.
+func BenchmarkReplicatedBuilds(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { concurrentBuilds(b, []*ib.Client{benchServer(b)}, 100) })
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("postgres/replicas=%d", n), func(b *testing.B) {
+			url, dir := pgtest.URL(b), b.TempDir()
+			var clients []*ib.Client
+			for i := 0; i < n; i++ {
+				a, err := New(context.Background(), Config{DatabaseURL: url, DataDir: dir, SFTPBind: "127.0.0." + strconv.Itoa(i+2)}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				clients = append(clients, startApp(b, a).ib(opts("us-east-1")))
+			}
+			concurrentBuilds(b, clients, 100)
+		})
+	}
+}
+
+// concurrentBuilds starts n builds at once, round-robin over clients, and
+// reports steps/s until all are AVAILABLE.
+func concurrentBuilds(b *testing.B, clients []*ib.Client, n int) {
+	ctx := context.Background()
+	pipe, err := clients[0].CreateImagePipeline(ctx, catalog(b, clients[0], "bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	steps := 0
+	start := time.Now()
+	for b.Loop() {
+		images := make([]string, n)
+		for i := range n {
+			images[i] = startRun(b, clients[i%len(clients)], aws.ToString(pipe.ImagePipelineArn), nil)
+		}
+		for _, img := range images {
+			for {
+				out, err := clients[0].GetImage(ctx, &ib.GetImageInput{ImageBuildVersionArn: aws.String(img)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if out.Image.State.Status == ibtypes.ImageStatusAvailable {
+					break
+				}
+				time.Sleep(10 * time.Millisecond) // polling must not be the load
+			}
+		}
+		steps += 13 * n
+	}
+	b.ReportMetric(float64(steps)/time.Since(start).Seconds(), "steps/s")
 }

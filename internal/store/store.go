@@ -89,9 +89,12 @@ type Tx interface {
 // Store is a transactional state store.
 type Store interface {
 	// Update runs fn in a read-write transaction, committed if fn returns
-	// nil. Transactions are serializable. A store may run fn again when
-	// its transaction conflicted with another (PostgreSQL), so fn must
-	// have no effect outside the transaction but setting its results.
+	// nil. A record fn writes is safe from concurrent writers: SQLite runs
+	// write transactions one at a time, PostgreSQL at snapshot isolation,
+	// where a limit checked by counting records is not (docs/replicas.md).
+	// A store may run fn again when its transaction conflicted with
+	// another (PostgreSQL), so fn must have no effect outside the
+	// transaction but setting its results.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error

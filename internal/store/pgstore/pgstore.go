@@ -1,8 +1,12 @@
 // Package pgstore is the shared store: PostgreSQL through pgx, for several
-// Slipway replicas on one database. Transactions run SERIALIZABLE and are
-// retried when PostgreSQL reports a serialization failure, so they behave
-// as if they ran one after another, as on the embedded store. Migrations
-// run at start under an advisory lock, so replicas may start together.
+// Slipway replicas on one database. Write transactions run at REPEATABLE
+// READ (snapshot isolation) and run again when PostgreSQL reports a
+// serialization failure: of two transactions that write the same record,
+// the second to commit starts over and sees the first. SERIALIZABLE was
+// measured and rejected (docs/replicas.md): its predicate locks are
+// page-sized on one hot table, so unrelated builds kept failing each
+// other. Migrations run at start under an advisory lock, so replicas may
+// start together.
 package pgstore
 
 import (
@@ -52,6 +56,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: %w", err)
+	}
+	// pgx's default (four connections on two cores) would queue the
+	// engine's sixteen handlers and the API behind each other; a URL that
+	// sets pool_max_conns keeps its own figure.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = 32
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -176,10 +186,10 @@ func (s *Store) listenLoop(ctx context.Context) {
 // maxAttempts bounds the retries of a transaction that keeps conflicting.
 const maxAttempts = 50
 
-// Update implements store.Store: a SERIALIZABLE transaction, run again from
-// the start when PostgreSQL cannot serialize it.
+// Update implements store.Store: a REPEATABLE READ transaction, run again
+// from the start when it lost a race to write a record.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, fn)
 }
 
 // View implements store.Store.
@@ -449,8 +459,13 @@ func (t *tx) Idempotency(k store.IdempotencyKey) (*store.IdempotencyRecord, erro
 }
 
 func (t *tx) PutIdempotency(r *store.IdempotencyRecord) error {
-	_, err := t.q.Exec(t.ctx, `INSERT INTO idempotency (account, region, operation, token, fingerprint, result, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		r.Account, r.Region, r.Operation, r.Token, r.Fingerprint, r.Result, r.Created.UnixMilli())
+	// ON CONFLICT turns a concurrent use of the token on another replica
+	// into a serialization failure: the transaction runs again and replays.
+	tag, err := t.q.Exec(t.ctx, `INSERT INTO idempotency (account, region, operation, token, fingerprint, result, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT DO NOTHING`, r.Account, r.Region, r.Operation, r.Token, r.Fingerprint, r.Result, r.Created.UnixMilli())
+	if err == nil && tag.RowsAffected() == 0 {
+		return store.ErrExists
+	}
 	return err
 }
 
