@@ -15,6 +15,7 @@ func load(args []string) error {
 	duration := fs.Duration("duration", 5*time.Second, "how long to load each target with each request (at most 60s)")
 	conns := fs.Int("connections", 16, "concurrent connections (at most 256)")
 	max := fs.Int("max-requests", 1_000_000, "cap on requests per target and request")
+	dbURL := fs.String("database-url", "", "serve from this PostgreSQL database instead of memory; it is reset first")
 	baseline := fs.String("serve-baseline", "", "internal: serve the fixed-body baseline on this address")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -33,6 +34,6 @@ func load(args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = loadgen.Run(loadgen.Config{Binary: self, Duration: *duration, Connections: *conns, MaxRequests: *max, Out: os.Stdout})
+	_, err = loadgen.Run(loadgen.Config{Binary: self, Duration: *duration, Connections: *conns, MaxRequests: *max, Out: os.Stdout, DatabaseURL: *dbURL})
 	return err
 }

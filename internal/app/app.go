@@ -349,6 +349,10 @@ func (a *App) reset(w http.ResponseWriter, r *http.Request) {
 	a.sftp.CloseAll()
 	err := a.store.Reset(r.Context())
 	if err == nil {
+		// Other replicas close their endpoints too.
+		err = a.store.Update(r.Context(), func(tx store.Tx) error { tx.Notify(transfer.TopicServers); return nil })
+	}
+	if err == nil {
 		err = a.objects.GC(r.Context())
 	}
 	if err == nil {

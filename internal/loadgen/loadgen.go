@@ -36,6 +36,9 @@ type Config struct {
 	Connections int
 	MaxRequests int // per target and request, across connections
 	Out         io.Writer
+	// DatabaseURL, when set, serves from this PostgreSQL database (which
+	// is reset first) instead of the in-memory store.
+	DatabaseURL string
 }
 
 // Result is one measured target and request.
@@ -158,7 +161,16 @@ func send(c *http.Client, addr string, r request) (int, []byte, error) {
 func Run(cfg Config) ([]Result, error) {
 	out := cfg.Out
 	t0 := time.Now()
-	slip, err := spawn(cfg.Binary, "serve", "--in-memory", "--addr", "127.0.0.1:0", "--log-level", "info")
+	args := []string{"serve", "--in-memory", "--addr", "127.0.0.1:0", "--log-level", "info"}
+	if cfg.DatabaseURL != "" {
+		dir, err := os.MkdirTemp("", "slipway-load-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		args = []string{"serve", "--database-url", cfg.DatabaseURL, "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-level", "info"}
+	}
+	slip, err := spawn(cfg.Binary, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -178,6 +190,13 @@ func Run(cfg Config) ([]Result, error) {
 		time.Sleep(time.Millisecond)
 	}
 	startup := time.Since(t0)
+	if cfg.DatabaseURL != "" {
+		resp, err := client.Post("http://"+slip.addr+"/_slipway/reset", "application/json", nil)
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+	}
 	time.Sleep(200 * time.Millisecond)
 	idle, _ := rss(slip.cmd.Process.Pid)
 
