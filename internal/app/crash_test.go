@@ -112,7 +112,9 @@ func openChecked(t *testing.T, dir, dbURL string) store.Store {
 func crashRecovery(t *testing.T, dbURL string) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	env := childEnv(dbURL)
+	// Slow enough steps that builds are still running after the last kill
+	// even without the race detector's slowdown.
+	env := append(childEnv(dbURL), "SLIPWAY_TEST_STEP_DELAY=100ms")
 	ch := spawnChild(t, dir, env...)
 	c := ch.client()
 	pipe, err := c.CreateImagePipeline(ctx, catalog(t, c, "crash"))

@@ -12,7 +12,6 @@ package pgstore
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -213,7 +212,7 @@ func (s *Store) ClaimDue(ctx context.Context, q store.ListQuery, upTo string, fn
 		if err != nil {
 			return err
 		}
-		recs, err := collect(rows)
+		recs, err := store.CollectRecords(rows)
 		if err != nil {
 			return err
 		}
@@ -332,47 +331,10 @@ func (t *tx) Notify(topic string) {
 	}
 }
 
-func collect(rows pgx.Rows) ([]*store.Record, error) {
-	defer rows.Close()
-	var out []*store.Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
-}
-
-const recordCols = `account, region, kind, id, parent, sort_key, created_ms, updated_ms, tags, body`
-
-func scanRecord(row pgx.Row) (*store.Record, error) {
-	var r store.Record
-	var created, updated int64
-	var tags string
-	if err := row.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Parent, &r.SortKey, &created, &updated, &tags, &r.Body); err != nil {
-		return nil, err
-	}
-	r.Created, r.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-	if tags != "" && tags != "{}" {
-		if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
-			return nil, err
-		}
-	}
-	return &r, nil
-}
-
-func encodeTags(tags map[string]string) (string, error) {
-	if len(tags) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(tags)
-	return string(b), err
-}
+const recordCols = store.RecordColumns
 
 func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
-	r, err := scanRecord(t.q.QueryRow(t.ctx, `SELECT `+recordCols+` FROM resources WHERE account = $1 AND region = $2 AND kind = $3 AND id = $4`,
+	r, err := store.ScanRecord(t.q.QueryRow(t.ctx, `SELECT `+recordCols+` FROM resources WHERE account = $1 AND region = $2 AND kind = $3 AND id = $4`,
 		scope.Account, scope.Region, kind, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, store.ErrNotFound
@@ -381,7 +343,7 @@ func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
 }
 
 func (t *tx) Insert(r *store.Record) error {
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return err
 	}
@@ -397,7 +359,7 @@ func (t *tx) Insert(r *store.Record) error {
 }
 
 func (t *tx) Update(r *store.Record) error {
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return err
 	}
@@ -434,7 +396,7 @@ func (t *tx) List(q store.ListQuery) ([]*store.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows)
+	return store.CollectRecords(rows)
 }
 
 func (t *tx) Count(scope store.Scope, kind, parent string) (int, error) {

@@ -7,7 +7,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -49,7 +48,7 @@ type Store struct {
 }
 
 const (
-	recordCols = `account, region, kind, id, parent, sort_key, created_ms, updated_ms, tags, body`
+	recordCols = store.RecordColumns
 	qGet       = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 	qInsert    = `INSERT INTO resources (` + recordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qUpdate    = `UPDATE resources SET parent = ?, sort_key = ?, updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`
@@ -464,33 +463,10 @@ func (t *tx) queryRow(query string, args ...any) *sql.Row {
 	return t.stmt(query).QueryRowContext(t.ctx, args...)
 }
 
-func scanRecord(sc interface{ Scan(...any) error }) (*store.Record, error) {
-	var r store.Record
-	var created, updated int64
-	var tags string
-	if err := sc.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Parent, &r.SortKey, &created, &updated, &tags, &r.Body); err != nil {
-		return nil, err
-	}
-	r.Created = time.UnixMilli(created).UTC()
-	r.Updated = time.UnixMilli(updated).UTC()
-	if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {
-		return nil, fmt.Errorf("sqlitestore: tags of %s: %w", r.ID, err)
-	}
-	return &r, nil
-}
-
-func encodeTags(t map[string]string) (string, error) {
-	if t == nil {
-		t = map[string]string{}
-	}
-	b, err := json.Marshal(t)
-	return string(b), err
-}
-
 func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
 	row := t.queryRow(qGet,
 		scope.Account, scope.Region, kind, id)
-	r, err := scanRecord(row)
+	r, err := store.ScanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -498,7 +474,7 @@ func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
 }
 
 func (t *tx) Insert(r *store.Record) error {
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return err
 	}
@@ -514,7 +490,7 @@ func (t *tx) Insert(r *store.Record) error {
 }
 
 func (t *tx) Update(r *store.Record) error {
-	tags, err := encodeTags(r.Tags)
+	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {
 		return err
 	}
@@ -550,17 +526,13 @@ func (t *tx) List(q store.ListQuery) ([]*store.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []*store.Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return store.CollectRecords(sqlRows{rows})
 }
+
+// sqlRows adapts database/sql's result set to store.Rows.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
 
 func (t *tx) Count(scope store.Scope, kind, parent string) (int, error) {
 	var n int
