@@ -67,6 +67,10 @@ type App struct {
 	objects *objstore.Local
 	efsDir  string
 	tmpDir  string // --in-memory: the files behind buckets, removed at shutdown
+	// stopGC ends the start-up removal of leftover files; gcDone closes
+	// when it has ended.
+	stopGC func()
+	gcDone chan struct{}
 	// unlistenClock stops following clock moves made through other replicas.
 	unlistenClock func()
 	base          string // where Transfer files live
@@ -353,7 +357,7 @@ func (a *App) reset(w http.ResponseWriter, r *http.Request) {
 		err = a.store.Update(r.Context(), func(tx store.Tx) error { tx.Notify(transfer.TopicServers); return nil })
 	}
 	if err == nil {
-		err = a.objects.GC(r.Context())
+		err = a.objects.GC(r.Context(), a.gcHorizon())
 	}
 	if err == nil {
 		err = a.resetEFS()

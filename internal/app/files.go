@@ -29,19 +29,38 @@ func (a *App) openFiles(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if a.shared() {
-		// Other replicas write into the same directory (docs/replicas.md).
-		objects.GCGrace = time.Hour
-	}
-	if err := objects.GC(ctx); err != nil {
-		return err
-	}
 	a.objects = objects
+	// Files left by a crash are removed in the background, so start-up
+	// does not grow with the objects stored; files written from now on
+	// are never candidates.
+	gcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	a.gcDone = make(chan struct{})
+	a.stopGC = stop
+	go func() {
+		defer close(a.gcDone)
+		if err := objects.GC(gcCtx, a.gcHorizon()); err != nil && gcCtx.Err() == nil {
+			a.log.Error("objects: removing leftover files failed", "error", err)
+		}
+	}()
 	a.efsDir = filepath.Join(base, "efs")
 	return os.MkdirAll(a.efsDir, 0o750)
 }
 
+// gcHorizon is when files must have last been written for GC to remove
+// them: now, or an hour ago when other replicas write into the same
+// directory (docs/replicas.md).
+func (a *App) gcHorizon() time.Time {
+	if a.shared() {
+		return time.Now().Add(-time.Hour)
+	}
+	return time.Now()
+}
+
 func (a *App) closeFiles() {
+	if a.stopGC != nil {
+		a.stopGC()
+		<-a.gcDone
+	}
 	if a.tmpDir != "" {
 		_ = os.RemoveAll(a.tmpDir)
 	}

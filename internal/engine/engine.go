@@ -177,8 +177,14 @@ func (e *Engine) Stop() {
 	})
 }
 
+// reclaimAll releases the leases a previous run of this process held. A
+// claim or renewal makes an item due at most one lease from then, so the
+// held items are those due between now and one lease ahead: items due
+// earlier are due anyway, and the paused work due later (timeouts,
+// schedules) is never read, which keeps start-up flat however much waits.
 func (e *Engine) reclaimAll(ctx context.Context) error {
 	now := e.opts.Now()
+	from, to := fmt.Sprintf("%013d}", now.UnixMilli()), fmt.Sprintf("%013d}", now.Add(e.opts.Lease).UnixMilli())
 	reclaimed := 0
 	defer func() {
 		if e.opts.Reclaimed != nil && reclaimed > 0 {
@@ -187,13 +193,16 @@ func (e *Engine) reclaimAll(ctx context.Context) error {
 	}()
 	return e.st.Update(ctx, func(tx store.Tx) error {
 		reclaimed = 0
-		after := ""
+		after := from
 		for {
 			recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, After: after, Limit: 500})
 			if err != nil {
 				return err
 			}
 			for _, r := range recs {
+				if r.SortKey > to {
+					return nil
+				}
 				var it Item
 				if err := json.Unmarshal(r.Body, &it); err != nil {
 					return err

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,15 +127,20 @@ func TestReclaimOnStart(t *testing.T) {
 	if claimed, _, _ := first.claim(context.Background(), batch); len(claimed) != 1 {
 		t.Fatal("not claimed")
 	}
+	// Paused work far ahead is not read, let alone touched.
+	for i := 0; i < 100; i++ {
+		enqueue(t, st, Item{ID: fmt.Sprintf("later-%d", i), Type: "t", Scope: scope, Due: now.Add(time.Hour)})
+	}
 	var ran atomic.Bool
-	second := New(st, nil, Options{Now: clock, ReclaimOnStart: true})
+	var reclaimed int
+	second := New(st, nil, Options{Now: clock, ReclaimOnStart: true, Reclaimed: func(n int) { reclaimed = n }})
 	second.Register("t", func(context.Context, Item) (func(store.Tx) error, error) { ran.Store(true); return nil, nil })
 	if err := second.reclaimAll(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	second.RunOnce(context.Background())
-	if !ran.Load() {
-		t.Fatal("the item of a dead process was not reclaimed at start")
+	if !ran.Load() || reclaimed != 1 {
+		t.Fatalf("the item of a dead process was not reclaimed at start (%d reclaimed)", reclaimed)
 	}
 }
 

@@ -36,10 +36,6 @@ const (
 type Local struct {
 	st  store.Store
 	dir string
-	// GCGrace keeps files younger than this from GC. A directory shared by
-	// replicas holds files other replicas are writing now, whose records
-	// have not committed yet; alone on its directory, a store has none.
-	GCGrace time.Duration
 }
 
 var _ Store = (*Local)(nil)
@@ -508,9 +504,11 @@ func (l *Local) SetTags(ctx context.Context, bucket, key string, tags map[string
 	})
 }
 
-// GC removes files no record refers to: uploads a crash interrupted and
-// objects a reset dropped. Run it when nothing is uploading (at start).
-func (l *Local) GC(ctx context.Context) error {
+// GC removes the files no object names that were last written before
+// before. Files written since may belong to uploads whose records have not
+// committed yet: this process's own, or another replica's on a shared
+// directory.
+func (l *Local) GC(ctx context.Context, before time.Time) error {
 	used := map[string]bool{}
 	buckets, err := l.ListBuckets(ctx)
 	if err != nil {
@@ -538,10 +536,11 @@ func (l *Local) GC(ctx context.Context) error {
 			return err
 		}
 		for _, e := range entries {
-			if l.GCGrace > 0 {
-				if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < l.GCGrace {
-					continue
-				}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if info, err := e.Info(); err != nil || !info.ModTime().Before(before) {
+				continue
 			}
 			if d == "tmp" || !used[e.Name()] {
 				if err := os.Remove(filepath.Join(l.dir, d, e.Name())); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 )
@@ -95,4 +96,45 @@ func TestLocalWriterAbort(t *testing.T) {
 			t.Fatalf("temporary files left: %v", left)
 		}
 	}
+}
+
+// TestLocalGC removes the files no object names that were written before
+// the horizon, and keeps objects' files and files written since.
+func TestLocalGC(t *testing.T) {
+	l := newLocal(t)
+	ctx := context.Background()
+	w, err := l.Create(ctx, "b", "kept", PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("object"))
+	if _, err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	plant := func(dir, name string, at time.Time) string {
+		p := filepath.Join(l.dir, dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	orphan, oldTmp := plant("blobs", "orphan", old), plant("tmp", "upload-old", old)
+	fresh, freshTmp := plant("blobs", "fresh", time.Now()), plant("tmp", "upload-now", time.Now())
+	if err := l.GC(ctx, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{orphan: false, oldTmp: false, fresh: true, freshTmp: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: kept=%v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	o, r, err := l.Open(ctx, "b", "kept")
+	if err != nil || o.Size != 6 {
+		t.Fatalf("the object's file went: %v", err)
+	}
+	r.Close()
 }
