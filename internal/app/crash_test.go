@@ -27,7 +27,7 @@ type child struct {
 	url string
 }
 
-func spawnChild(t *testing.T, dir string, env ...string) *child {
+func spawnChild(t testing.TB, dir string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), "SLIPWAY_TEST_CHILD="+dir, "SLIPWAY_TEST_STEP_DELAY=40ms"), env...)

@@ -3,9 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,4 +166,86 @@ func BenchmarkStartup(b *testing.B) {
 		}
 		cancel()
 	}
+}
+
+// BenchmarkPausedBuildsRSS starts builds that all wait at a WaitForAction
+// gate in a separate server process (SLIPWAY_BENCH_PAUSED of them, 10,000
+// by default), then restarts that process on the same data directory,
+// answers a few reads, and reports its resident memory: paused builds are
+// rows, so it should not grow with their number.
+func BenchmarkPausedBuildsRSS(b *testing.B) {
+	paused := 10_000
+	if v, err := strconv.Atoi(os.Getenv("SLIPWAY_BENCH_PAUSED")); err == nil && v > 0 {
+		paused = v
+	}
+	for b.Loop() {
+		dir := b.TempDir()
+		ch := spawnChild(b, dir, "SLIPWAY_TEST_STEP_DELAY=0s")
+		c := ch.client()
+		pipe := gatedPipeline(b, c, "paused", 86400)
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < paused; i += 8 {
+					startRun(b, c, pipe, nil)
+				}
+			}()
+		}
+		wg.Wait()
+		for deadline := time.Now().Add(time.Hour); gatesWaiting(b, ch.url) < paused; time.Sleep(time.Second) {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d builds at their gate", gatesWaiting(b, ch.url), paused)
+			}
+		}
+		ch.kill()
+		ch = spawnChild(b, dir, "SLIPWAY_TEST_STEP_DELAY=0s")
+		c = ch.client()
+		out, err := c.ListWaitingWorkflowSteps(context.Background(), &ib.ListWaitingWorkflowStepsInput{})
+		if err != nil || len(out.Steps) == 0 {
+			b.Fatalf("waiting steps after restart: %v", err)
+		}
+		if _, err := c.GetImage(context.Background(), &ib.GetImageInput{ImageBuildVersionArn: out.Steps[0].ImageBuildVersionArn}); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(childRSS(b, ch))/(1<<20), "MiB-RSS")
+		b.ReportMetric(float64(paused), "paused-builds")
+		ch.kill()
+	}
+}
+
+// gatesWaiting reads the slipway_workflow_gates_waiting gauge.
+func gatesWaiting(b *testing.B, url string) int {
+	b.Helper()
+	resp, err := http.Get(url + "/_slipway/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "slipway_workflow_gates_waiting "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return int(f)
+		}
+	}
+	return 0
+}
+
+// childRSS reads a child's resident set size from /proc.
+func childRSS(b *testing.B, ch *child) int64 {
+	b.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", ch.cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	b.Fatal("no VmRSS")
+	return 0
 }
