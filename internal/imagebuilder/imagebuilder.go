@@ -95,11 +95,17 @@ type pager struct {
 	accept func(*store.Record) bool
 	// stop ends the scan at a record (e.g. past a prefix).
 	stop func(*store.Record) bool
+	// batch is how many records each read takes (default 100): a page
+	// that usually ends after n records reads n+1 and no more.
+	batch int
 }
 
 func (p pager) run(tx store.Tx) (out []*store.Record, more bool, err error) {
 	q := p.q
 	q.Limit = 100
+	if p.batch > 0 {
+		q.Limit = p.batch
+	}
 	for {
 		batch, err := tx.List(q)
 		if err != nil {

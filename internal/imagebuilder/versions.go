@@ -106,7 +106,11 @@ func listLatest[T any](ctx context.Context, s *Service, scope store.Scope, op st
 	var keys []string // the index sort key of each item
 	more := false
 	err = s.store.View(ctx, func(tx store.Tx) error {
-		_, _, err := pager{q: store.ListQuery{Scope: scope, Kind: x.kind, After: cursor}, max: 1 << 30,
+		batch := max + 1 // a page and the one that tells there is more
+		if byName {
+			batch = 100 // several versions fold into one item
+		}
+		_, _, err := pager{q: store.ListQuery{Scope: scope, Kind: x.kind, After: cursor}, max: 1 << 30, batch: batch,
 			stop: func(*store.Record) bool { return more },
 			accept: func(r *store.Record) bool {
 				var ve versionEntry

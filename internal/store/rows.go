@@ -35,11 +35,12 @@ func ScanRecord(sc interface{ Scan(...any) error }) (*Record, error) {
 	return &r, nil
 }
 
-// CollectRecords reads every row of RecordColumns and closes rows.
-func CollectRecords(rows Rows) ([]*Record, error) {
+// CollectRecords reads rows of RecordColumns, at most max of them unless
+// max is 0, and closes rows.
+func CollectRecords(rows Rows, max int) ([]*Record, error) {
 	defer rows.Close()
 	var out []*Record
-	for rows.Next() {
+	for (max <= 0 || len(out) < max) && rows.Next() {
 		r, err := ScanRecord(rows)
 		if err != nil {
 			return nil, err

@@ -212,7 +212,7 @@ func (s *Store) ClaimDue(ctx context.Context, q store.ListQuery, upTo string, fn
 		if err != nil {
 			return err
 		}
-		recs, err := store.CollectRecords(rows)
+		recs, err := store.CollectRecords(rows, 0)
 		if err != nil {
 			return err
 		}
@@ -396,7 +396,7 @@ func (t *tx) List(q store.ListQuery) ([]*store.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.CollectRecords(rows)
+	return store.CollectRecords(rows, 0)
 }
 
 func (t *tx) Count(scope store.Scope, kind, parent string) (int, error) {
