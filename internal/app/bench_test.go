@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,13 +27,13 @@ func BenchmarkHandler(b *testing.B) {
 	defer srv.Close()
 	c := ib.NewFromConfig(opts("us-east-1").config(), func(o *ib.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	doc := "schemaVersion: 1.0\nsteps:\n  - name: Wait\n    action: WaitForAction\n"
-	for _, n := range []string{"a", "b", "c"} {
-		if _, err := c.CreateWorkflow(context.Background(), &ib.CreateWorkflowInput{Name: aws.String("bench-" + n), SemanticVersion: aws.String("1.0.0"), Type: "BUILD", Data: aws.String(doc)}); err != nil {
+	for n := range 25 {
+		if _, err := c.CreateWorkflow(context.Background(), &ib.CreateWorkflowInput{Name: aws.String(fmt.Sprintf("bench-%02d", n)), SemanticVersion: aws.String("1.0.0"), Type: "BUILD", Data: aws.String(doc)}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for _, tc := range []struct{ name, method, path, body string }{
-		{"GetWorkflow", "GET", "/GetWorkflow?workflowBuildVersionArn=arn%3Aaws%3Aimagebuilder%3Aus-east-1%3A000000000000%3Aworkflow%2Fbuild%2Fbench-a%2F1.0.0%2F1", ""},
+		{"GetWorkflow", "GET", "/GetWorkflow?workflowBuildVersionArn=arn%3Aaws%3Aimagebuilder%3Aus-east-1%3A000000000000%3Aworkflow%2Fbuild%2Fbench-00%2F1.0.0%2F1", ""},
 		{"ListWorkflows", "POST", "/ListWorkflows", `{"maxResults":25}`},
 	} {
 		b.Run(tc.name, func(b *testing.B) {

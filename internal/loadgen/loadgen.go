@@ -210,6 +210,17 @@ func Run(cfg Config) ([]Result, error) {
 	if code, b, err := send(client, slip.addr, create); err != nil || code != 200 {
 		return nil, fmt.Errorf("seed imagebuilder workflow: %d %s %v", code, b, err)
 	}
+	// 24 more, so ListWorkflows returns a full page of 25.
+	for i := 1; i < 25; i++ {
+		more, err := sign(slip.addr, "imagebuilder", "PUT", "/CreateWorkflow", map[string]string{"Content-Type": "application/json"},
+			fmt.Sprintf(`{"name":"load-%02d","semanticVersion":"1.0.0","type":"BUILD","clientToken":"load-more-%d","data":"%s"}`, i, i, doc))
+		if err != nil {
+			return nil, err
+		}
+		if code, b, err := send(client, slip.addr, more); err != nil || code != 200 {
+			return nil, fmt.Errorf("seed imagebuilder workflow %d: %d %s %v", i, code, b, err)
+		}
+	}
 	tfHeaders := func(op string) map[string]string {
 		return map[string]string{"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "TransferService." + op}
 	}
