@@ -418,8 +418,9 @@ func TestPartialUploadAndRestart(t *testing.T) {
 	}
 	waitFor(t, "the tag after the callback", func() bool { return objectTags(t, s3c, "drop", "whole.txt")["released"] == "true" })
 	waitFor(t, "the timeout that came due while down", func() bool { return objectTags(t, s3c, "drop", "brief/t.txt")["timed-out"] == "yes" })
-	entries := workflowLogs(t, s, briefID)
-	if countType(entries, "StepErrored") != 1 || countType(entries, "ExecutionErrored") != 1 {
+	// The tag is applied before its step's commit writes the log entries.
+	waitFor(t, "the errored execution's log", func() bool { return countType(workflowLogs(t, s, briefID), "ExecutionErrored") == 1 })
+	if entries := workflowLogs(t, s, briefID); countType(entries, "StepErrored") != 1 || countType(entries, "ExecutionErrored") != 1 {
 		t.Fatalf("brief server's log %+v", entries)
 	}
 }

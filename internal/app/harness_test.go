@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,10 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/slipway-dev/slipway/internal/sigv4"
+	"github.com/slipway-dev/slipway/internal/store"
+	"github.com/slipway-dev/slipway/internal/store/pgstore"
+	"github.com/slipway-dev/slipway/internal/store/pgstore/pgtest"
+	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 )
 
 // server is a Slipway started on a loopback port for one test.
@@ -40,11 +45,55 @@ type server struct {
 func start(t *testing.T, dir string, extra ...sigv4.Credential) *server {
 	t.Helper()
 	cfg := Config{InMemory: dir == "", DataDir: dir, Credentials: extra}
-	a, err := New(context.Background(), cfg, nil)
+	a, err := New(context.Background(), onTestStore(t, cfg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return startApp(t, a)
+}
+
+// With SLIPWAY_TEST_STORE=postgres, the end-to-end tests run on
+// PostgreSQL: each data directory (or in-memory server) gets a schema of
+// its own, kept for restarts on the same directory.
+var (
+	pgSchemasMu sync.Mutex
+	pgSchemas   = map[string]string{}
+)
+
+func onTestStore(t testing.TB, cfg Config) Config {
+	t.Helper()
+	if os.Getenv("SLIPWAY_TEST_STORE") != "postgres" || cfg.DatabaseURL != "" {
+		return cfg
+	}
+	if cfg.InMemory {
+		cfg.InMemory, cfg.DataDir = false, t.TempDir()
+	}
+	pgSchemasMu.Lock()
+	defer pgSchemasMu.Unlock()
+	url, ok := pgSchemas[cfg.DataDir]
+	if !ok {
+		url = pgtest.URL(t)
+		pgSchemas[cfg.DataDir] = url
+	}
+	cfg.DatabaseURL = url
+	return cfg
+}
+
+// openTestStore opens the store the servers of dir use (while none runs).
+func openTestStore(t testing.TB, dir string) store.Store {
+	t.Helper()
+	cfg := onTestStore(t, Config{DataDir: dir})
+	var st store.Store
+	var err error
+	if cfg.DatabaseURL != "" {
+		st, err = pgstore.Open(context.Background(), cfg.DatabaseURL)
+	} else {
+		st, err = sqlitestore.Open(context.Background(), dir)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // startApp serves a on a loopback port until the test ends.

@@ -11,7 +11,6 @@ import (
 	ibtypes "github.com/aws/aws-sdk-go-v2/service/imagebuilder/types"
 
 	"github.com/slipway-dev/slipway/internal/store"
-	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 )
 
 // pipelineImages lists a pipeline's images with their build types.
@@ -213,10 +212,7 @@ func TestScheduleCatchUpAfterDowntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.stop(t)
-	st, err := sqlitestore.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openTestStore(t, dir)
 	err = st.Update(context.Background(), func(tx store.Tx) error {
 		return tx.PutMeta("clock-offset", []byte(fmt.Sprint(int64(5*time.Hour))))
 	})

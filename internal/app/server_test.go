@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +145,7 @@ func TestHealthAndReset(t *testing.T) {
 	}
 	resp.Body.Close()
 	// Every one of Image Builder's 77 operations answers.
-	if h.Status != "ok" || h.Version == "" || h.Store.Engine != "sqlite" || len(h.Services["imagebuilder"].Operations) != len(awsmodel.Load("imagebuilder").Operations) ||
+	if h.Status != "ok" || h.Version == "" || h.Store.Engine != wantEngine() || len(h.Services["imagebuilder"].Operations) != len(awsmodel.Load("imagebuilder").Operations) ||
 		len(h.Services["imagebuilder"].Operations) != 77 || len(h.Services["transfer"].Operations) == 0 {
 		t.Fatalf("health: %+v", h)
 	}
@@ -270,4 +271,12 @@ func TestAcceptAnyCredentials(t *testing.T) {
 	}
 	_, err = s.tf(clientOpts{region: "us-east-1", key: "test", secret: "wrong"}).ListWorkflows(context.Background(), &tf.ListWorkflowsInput{})
 	apiError(t, err, "InvalidSignatureException")
+}
+
+// wantEngine is the store the end-to-end tests run on.
+func wantEngine() string {
+	if os.Getenv("SLIPWAY_TEST_STORE") == "postgres" {
+		return "postgres"
+	}
+	return "sqlite"
 }

@@ -340,7 +340,7 @@ func TestSFTPRestartKeepsPortsKeysAndFiles(t *testing.T) {
 
 func mustNew(t testing.TB, cfg Config) *App {
 	t.Helper()
-	a, err := New(context.Background(), cfg, nil)
+	a, err := New(context.Background(), onTestStore(t, cfg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,9 +23,11 @@ func ScanRecord(sc interface{ Scan(...any) error }) (*Record, error) {
 	var r Record
 	var created, updated int64
 	var tags string
-	if err := sc.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Parent, &r.SortKey, &created, &updated, &tags, &r.Body); err != nil {
+	var sortKey []byte // TEXT on SQLite, BYTEA on PostgreSQL
+	if err := sc.Scan(&r.Account, &r.Region, &r.Kind, &r.ID, &r.Parent, &sortKey, &created, &updated, &tags, &r.Body); err != nil {
 		return nil, err
 	}
+	r.SortKey = string(sortKey)
 	r.Created, r.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
 	if tags != "" && tags != "{}" {
 		if err := json.Unmarshal([]byte(tags), &r.Tags); err != nil {

@@ -208,7 +208,7 @@ func (s *Store) ClaimDue(ctx context.Context, q store.ListQuery, upTo string, fn
 		t := st.(*tx)
 		rows, err := t.q.Query(t.ctx, `SELECT `+recordCols+` FROM resources WHERE account = $1 AND region = $2 AND kind = $3 AND parent = $4
 			AND sort_key > $5 AND sort_key <= $6 ORDER BY sort_key LIMIT $7 FOR UPDATE SKIP LOCKED`,
-			q.Account, q.Region, q.Kind, q.Parent, q.After, upTo, limit)
+			q.Account, q.Region, q.Kind, q.Parent, []byte(q.After), []byte(upTo), limit)
 		if err != nil {
 			return err
 		}
@@ -348,7 +348,7 @@ func (t *tx) Insert(r *store.Record) error {
 		return err
 	}
 	tag, err := t.q.Exec(t.ctx, `INSERT INTO resources (`+recordCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-		r.Account, r.Region, r.Kind, r.ID, r.Parent, r.SortKey, r.Created.UnixMilli(), r.Updated.UnixMilli(), tags, r.Body)
+		r.Account, r.Region, r.Kind, r.ID, r.Parent, []byte(r.SortKey), r.Created.UnixMilli(), r.Updated.UnixMilli(), tags, r.Body)
 	if err != nil {
 		return err
 	}
@@ -365,7 +365,7 @@ func (t *tx) Update(r *store.Record) error {
 	}
 	tag, err := t.q.Exec(t.ctx, `UPDATE resources SET parent = $1, sort_key = $2, updated_ms = $3, tags = $4, body = $5
 		WHERE account = $6 AND region = $7 AND kind = $8 AND id = $9`,
-		r.Parent, r.SortKey, r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID)
+		r.Parent, []byte(r.SortKey), r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID)
 	if err != nil {
 		return err
 	}
@@ -392,7 +392,7 @@ func (t *tx) List(q store.ListQuery) ([]*store.Record, error) {
 		limit = 1000
 	}
 	rows, err := t.q.Query(t.ctx, `SELECT `+recordCols+` FROM resources WHERE account = $1 AND region = $2 AND kind = $3 AND parent = $4 AND sort_key > $5
-		ORDER BY sort_key LIMIT $6`, q.Account, q.Region, q.Kind, q.Parent, q.After, limit)
+		ORDER BY sort_key LIMIT $6`, q.Account, q.Region, q.Kind, q.Parent, []byte(q.After), limit)
 	if err != nil {
 		return nil, err
 	}

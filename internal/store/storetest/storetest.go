@@ -190,6 +190,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			if err != nil || len(page) != 2 || page[0].SortKey != "03" || page[1].SortKey != "04" {
 				t.Fatalf("page %v %v", page, err)
 			}
+			// A cursor past every key with a prefix ends in 0xFF, which is
+			// not UTF-8: keys compare as bytes on every engine.
+			page, err = tx.List(store.ListQuery{Scope: scope, Kind: "k", Parent: "p", After: "0\xff", Limit: 10})
+			if err != nil || len(page) != 0 {
+				t.Fatalf("past 0\\xff: %v %v", page, err)
+			}
+			page, err = tx.List(store.ListQuery{Scope: scope, Kind: "k", Parent: "p", After: "0\x7f", Limit: 10})
+			if err != nil || len(page) != 0 {
+				t.Fatalf("past 0\\x7f: %v %v", page, err)
+			}
 			n, err := tx.Count(scope, "k", "p")
 			if err != nil || n != 5 {
 				t.Fatalf("count %d %v", n, err)
