@@ -71,6 +71,8 @@ type App struct {
 	// when it has ended.
 	stopGC func()
 	gcDone chan struct{}
+	// events feeds the live event streams; closed before the store.
+	events *events.Dispatcher
 	// unlistenClock stops following clock moves made through other replicas.
 	unlistenClock func()
 	base          string // where Transfer files live
@@ -261,6 +263,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	})
 	a.server = &http.Server{Handler: a.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
 	a.server.RegisterOnShutdown(dispatcher.Close) // event streams never end on their own
+	// Last, so that no error path above leaves the reader running.
+	if err := dispatcher.Watch(st, 2*time.Second, log); err != nil {
+		a.sftp.Stop()
+		eng.Stop()
+		a.closeFiles()
+		st.Close()
+		return nil, err
+	}
+	a.events = dispatcher
 	return a, nil
 }
 
@@ -312,6 +323,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.unlistenClock != nil {
 		a.unlistenClock()
 	}
+	a.events.Close()
 	a.sftp.Stop()
 	a.engine.Stop()
 	a.closeFiles()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/store/pgstore/pgtest"
 	"github.com/slipway-dev/slipway/internal/transfer"
 )
@@ -181,7 +183,9 @@ func TestReplicasShareOneDatabase(t *testing.T) {
 	}
 
 	// A build started on one replica waits at its gate, is resumed
-	// through the other, and finishes.
+	// through the other, and finishes; the event streams of both replicas
+	// carry its events, whichever replica delivered them.
+	streams := []<-chan events.Event{sseEvents(t, a), sseEvents(t, b)}
 	pipe := gatedPipeline(t, ia, "replicated", 3600)
 	img := startRun(t, ibc, pipe, nil)
 	w := waitingStep(t, ia, img)
@@ -190,6 +194,23 @@ func TestReplicasShareOneDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitImage(t, ia, img, ibtypes.ImageStatusAvailable)
+	for i, stream := range streams {
+		seen := map[string]int{}
+		for deadline := time.After(10 * time.Second); seen["AVAILABLE"] == 0; {
+			select {
+			case ev := <-stream:
+				if ev.DetailType == "EC2 Image Builder Image State Change" && slices.Contains(ev.Resources, img) {
+					state, _ := ev.Detail["state"].(map[string]any)
+					st, _ := state["status"].(string)
+					if seen[st]++; seen[st] > 1 {
+						t.Fatalf("replica %d streamed %s twice", i, st)
+					}
+				}
+			case <-deadline:
+				t.Fatalf("replica %d's stream: %v, no AVAILABLE", i, seen)
+			}
+		}
+	}
 
 	// Stopped through a, the server stops listening on b as well; started
 	// through b, it listens on a again.

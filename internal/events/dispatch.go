@@ -41,6 +41,8 @@ type Dispatcher struct {
 	subs   map[chan Event]struct{}
 	closed chan struct{} // closed by Close: streams end
 	once   sync.Once
+	// watching is closed when Watch's reader has stopped.
+	watching chan struct{}
 }
 
 func (d *Dispatcher) done() chan struct{} {
@@ -48,15 +50,19 @@ func (d *Dispatcher) done() chan struct{} {
 	return d.closed
 }
 
-// Close ends every open stream (the server is shutting down).
+// Close ends every open stream and the journal reader (the server is
+// shutting down).
 func (d *Dispatcher) Close() {
 	ch := d.done()
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	select {
 	case <-ch:
 	default:
 		close(ch)
+	}
+	d.mu.Unlock()
+	if d.watching != nil {
+		<-d.watching
 	}
 }
 
@@ -72,14 +78,13 @@ func (d *Dispatcher) Register(e *engine.Engine) {
 	e.Register(ItemDeliver, d.deliver)
 }
 
-// fanout publishes an event to the live stream and queues one delivery per
-// target. The stream may see an event twice if the commit is retried.
+// fanout records an event for the live streams of every replica and
+// queues one delivery per target, in one transaction: each happens once.
 func (d *Dispatcher) fanout(ctx context.Context, it engine.Item) (func(store.Tx) error, error) {
 	var ev Event
 	if err := json.Unmarshal(it.Payload, &ev); err != nil {
 		return nil, err
 	}
-	d.publish(ev)
 	var targets []string
 	for _, u := range d.Targets.Webhooks {
 		targets = append(targets, "webhook:"+u)
@@ -88,6 +93,9 @@ func (d *Dispatcher) fanout(ctx context.Context, it engine.Item) (func(store.Tx)
 		targets = append(targets, "eventbridge")
 	}
 	return func(tx store.Tx) error {
+		if err := record(tx, ev, time.Now()); err != nil {
+			return err
+		}
 		for i, t := range targets {
 			payload, err := json.Marshal(delivery{Target: t, Event: ev})
 			if err != nil {
