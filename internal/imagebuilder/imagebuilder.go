@@ -98,6 +98,9 @@ type pager struct {
 	// batch is how many records each read takes (default 100): a page
 	// that usually ends after n records reads n+1 and no more.
 	batch int
+	// prefetch, when set, sees each batch before accept does (to read
+	// what accept needs for all of them at once).
+	prefetch func([]*store.Record) error
 }
 
 func (p pager) run(tx store.Tx) (out []*store.Record, more bool, err error) {
@@ -110,6 +113,11 @@ func (p pager) run(tx store.Tx) (out []*store.Record, more bool, err error) {
 		batch, err := tx.List(q)
 		if err != nil {
 			return nil, false, err
+		}
+		if p.prefetch != nil {
+			if err := p.prefetch(batch); err != nil {
+				return nil, false, err
+			}
 		}
 		for _, r := range batch {
 			if p.stop != nil && p.stop(r) {

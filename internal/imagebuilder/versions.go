@@ -110,15 +110,27 @@ func listLatest[T any](ctx context.Context, s *Service, scope store.Scope, op st
 		if byName {
 			batch = 100 // several versions fold into one item
 		}
-		_, _, err := pager{q: store.ListQuery{Scope: scope, Kind: x.kind, After: cursor}, max: 1 << 30, batch: batch,
+		// Each version's latest build, read for a whole batch at once.
+		latest := map[string]string{} // version record ID -> build ID
+		var builds map[string]*store.Record
+		prefetch := func(recs []*store.Record) error {
+			ids := make([]string, 0, len(recs))
+			for _, r := range recs {
+				var ve versionEntry
+				if json.Unmarshal(r.Body, &ve) == nil {
+					latest[r.ID] = ve.Latest
+					ids = append(ids, ve.Latest)
+				}
+			}
+			var err error
+			builds, err = tx.GetMany(scope, x.buildKind, ids)
+			return err
+		}
+		_, _, err := pager{q: store.ListQuery{Scope: scope, Kind: x.kind, After: cursor}, max: 1 << 30, batch: batch, prefetch: prefetch,
 			stop: func(*store.Record) bool { return more },
 			accept: func(r *store.Record) bool {
-				var ve versionEntry
-				if json.Unmarshal(r.Body, &ve) != nil {
-					return false
-				}
-				b, err := tx.Get(scope, x.buildKind, ve.Latest)
-				if err != nil {
+				b := builds[latest[r.ID]]
+				if b == nil {
 					return false
 				}
 				item, err := decode(b)

@@ -52,6 +52,15 @@ func CollectRecords(rows Rows, max int) ([]*Record, error) {
 	return out, rows.Err()
 }
 
+// ByID indexes records by ID.
+func ByID(recs []*Record) map[string]*Record {
+	out := make(map[string]*Record, len(recs))
+	for _, r := range recs {
+		out[r.ID] = r
+	}
+	return out
+}
+
 // EncodeTags is the tags column: a JSON object, "{}" when there are none.
 func EncodeTags(tags map[string]string) (string, error) {
 	if len(tags) == 0 {

@@ -67,6 +67,9 @@ type IdempotencyRecord struct {
 // Tx is a transaction. It is only valid inside the function it is passed to.
 type Tx interface {
 	Get(scope Scope, kind, id string) (*Record, error)
+	// GetMany reads the records of kind among ids in one statement and
+	// returns those that exist, by ID (a page of 25 is one round trip).
+	GetMany(scope Scope, kind string, ids []string) (map[string]*Record, error)
 	// Insert fails with ErrExists if the ID or the SortKey is taken.
 	Insert(r *Record) error
 	// Update replaces an existing record; ErrNotFound if there is none.

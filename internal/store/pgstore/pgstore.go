@@ -342,6 +342,19 @@ func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
 	return r, err
 }
 
+func (t *tx) GetMany(scope store.Scope, kind string, ids []string) (map[string]*store.Record, error) {
+	if len(ids) == 0 {
+		return map[string]*store.Record{}, nil
+	}
+	rows, err := t.q.Query(t.ctx, `SELECT `+recordCols+` FROM resources WHERE account = $1 AND region = $2 AND kind = $3 AND id = ANY($4)`,
+		scope.Account, scope.Region, kind, ids)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := store.CollectRecords(rows, 0)
+	return store.ByID(recs), err
+}
+
 func (t *tx) Insert(r *store.Record) error {
 	tags, err := store.EncodeTags(r.Tags)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -50,9 +51,12 @@ type Store struct {
 const (
 	recordCols = store.RecordColumns
 	qGet       = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
-	qInsert    = `INSERT INTO resources (` + recordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
-	qUpdate    = `UPDATE resources SET parent = ?, sort_key = ?, updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`
-	qDelete    = `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
+	// The IDs arrive as one JSON array, so one prepared statement serves
+	// any number of them.
+	qGetMany = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id IN (SELECT value FROM json_each(?))`
+	qInsert  = `INSERT INTO resources (` + recordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+	qUpdate  = `UPDATE resources SET parent = ?, sort_key = ?, updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`
+	qDelete  = `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 	// No LIMIT: SQLite 3.46+ re-prepares a statement whose LIMIT is a bound
 	// parameter on every run (the value feeds the planner), which cost a
 	// third of a list. The index gives the order, so List reads only the
@@ -65,7 +69,7 @@ const (
 	qMetaPut = `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 )
 
-var queries = []string{qGet, qInsert, qUpdate, qDelete, qList, qCount, qIdemGet, qIdemPut, qMetaGet, qMetaPut}
+var queries = []string{qGet, qGetMany, qInsert, qUpdate, qDelete, qList, qCount, qIdemGet, qIdemPut, qMetaGet, qMetaPut}
 
 // prepare prepares every query on each pool; run it after migrating and
 // before serving.
@@ -475,6 +479,22 @@ func (t *tx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
 		return nil, store.ErrNotFound
 	}
 	return r, err
+}
+
+func (t *tx) GetMany(scope store.Scope, kind string, ids []string) (map[string]*store.Record, error) {
+	if len(ids) == 0 {
+		return map[string]*store.Record{}, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := t.query(qGetMany, scope.Account, scope.Region, kind, string(list))
+	if err != nil {
+		return nil, err
+	}
+	recs, err := store.CollectRecords(sqlRows{rows}, 0)
+	return store.ByID(recs), err
 }
 
 func (t *tx) Insert(r *store.Record) error {

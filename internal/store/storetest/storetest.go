@@ -200,6 +200,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			if err != nil || len(page) != 0 {
 				t.Fatalf("past 0\\x7f: %v %v", page, err)
 			}
+			many, err := tx.GetMany(scope, "k", []string{"id4", "nope", "id0", "other-parent"})
+			if err != nil || len(many) != 3 || many["id4"].SortKey != "03" || many["id0"].SortKey != "05" || many["other-parent"] == nil {
+				t.Fatalf("GetMany %v %v", many, err)
+			}
+			if none, err := tx.GetMany(other, "k", []string{"id4"}); err != nil || len(none) != 0 {
+				t.Fatalf("GetMany in another scope %v %v", none, err)
+			}
 			n, err := tx.Count(scope, "k", "p")
 			if err != nil || n != 5 {
 				t.Fatalf("count %d %v", n, err)
