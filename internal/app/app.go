@@ -58,6 +58,7 @@ type App struct {
 	cfg     Config
 	log     *slog.Logger
 	store   store.Store
+	raw     store.Store // the store without the metrics wrapper
 	engine  *engine.Engine
 	sftp    *sftpd.Supervisor
 	tf      *transfer.Service
@@ -126,6 +127,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 			return float64(n)
 		},
 	})
+	if sq, ok := st.(*sqlitestore.Store); ok {
+		m.Speculation(func() map[string]int64 {
+			x := sq.Speculation()
+			return map[string]int64{"answered": x.Answered, "applied": x.Applied, "conflict": x.Conflicts, "mismatch": x.Mismatches, "unspeculable": x.Unspeculable}
+		})
+	}
 	st = m.Store(st)
 	key, err := tokenKey(ctx, st)
 	if err != nil {
@@ -156,7 +163,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	dispatcher.Register(eng)
 	ibSvc := awsproto.NewService("imagebuilder")
 	ibhttp.Register(ibSvc, ib)
-	a := &App{cfg: cfg, log: log, store: st, engine: eng, clock: clk, ib: ib}
+	a := &App{cfg: cfg, log: log, store: st, raw: base, engine: eng, clock: clk, ib: ib}
 	clk.OnAdvance = func(off time.Duration) {
 		a.saveClock(off)
 		eng.Wake() // work may be due now

@@ -39,6 +39,12 @@ func journalKey(n int64) string { return fmt.Sprintf("%016d", n) }
 // number is one row, which concurrent recorders write and so serialize
 // on), and drops entries older than journalKeep.
 func record(tx store.Tx, ev Event, now time.Time) error {
+	// Read the oldest entries before writing any: a store that runs
+	// transactions on a snapshot first cannot list a kind it has written.
+	old, err := tx.List(store.ListQuery{Scope: journalScope, Kind: kindJournal, Limit: 16})
+	if err != nil {
+		return err
+	}
 	n, err := journalNumber(tx)
 	if err != nil {
 		return err
@@ -53,10 +59,6 @@ func record(tx store.Tx, ev Event, now time.Time) error {
 	}
 	key := journalKey(n)
 	if err := tx.Insert(&store.Record{Scope: journalScope, Kind: kindJournal, ID: key, SortKey: key, Created: now, Updated: now, Body: body}); err != nil {
-		return err
-	}
-	old, err := tx.List(store.ListQuery{Scope: journalScope, Kind: kindJournal, Limit: 16})
-	if err != nil {
 		return err
 	}
 	for _, r := range old {

@@ -57,6 +57,16 @@ func New(gauges map[string]func() float64) *Metrics {
 	return m
 }
 
+// Speculation registers slipway_store_speculations_total by outcome, read
+// from outcomes at each scrape (the SQLite store's speculative writes).
+func (m *Metrics) Speculation(outcomes func() map[string]int64) {
+	for _, o := range []string{"answered", "applied", "conflict", "mismatch", "unspeculable"} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "slipway_store_speculations_total",
+			Help:        "Updates run on a snapshot first, by outcome: answered from it, applied as run, or run again in the writer (conflict, mismatch, unspeculable).",
+			ConstLabels: prometheus.Labels{"outcome": o}}, func() float64 { return float64(outcomes()[o]) }))
+	}
+}
+
 // gaugeHelp describes the gauges a process registers.
 var gaugeHelp = map[string]string{
 	"slipway_engine_queue_depth":     "Engine items queued (due now or later, waiting steps included).",

@@ -45,12 +45,37 @@ type Store struct {
 	loopDone  chan struct{}
 	closeOnce sync.Once
 
+	// vers numbers write batches and remembers what each wrote, so Update
+	// can run functions speculatively on a snapshot (speculate.go). Nil
+	// for the in-memory store, whose one connection cannot read beside
+	// the writer.
+	vers  *versions
+	cache recordCache
+	stats struct{ answered, applied, conflicts, mismatches, unspeculable atomic.Int64 }
+
 	hub store.Hub
+}
+
+// SpeculationStats counts what became of speculative Updates.
+type SpeculationStats struct {
+	// Answered wrote nothing and returned from the snapshot; Applied had
+	// their writes applied as speculated. Conflicts read something written
+	// since their snapshot, Mismatches had a write turn out otherwise than
+	// assumed, and Unspeculable could not run on a snapshot; the writer
+	// ran the function of each of these.
+	Answered, Applied, Conflicts, Mismatches, Unspeculable int64
+}
+
+// Speculation reports the counts since Open.
+func (s *Store) Speculation() SpeculationStats {
+	return SpeculationStats{Answered: s.stats.answered.Load(), Applied: s.stats.applied.Load(), Conflicts: s.stats.conflicts.Load(),
+		Mismatches: s.stats.mismatches.Load(), Unspeculable: s.stats.unspeculable.Load()}
 }
 
 const (
 	recordCols = store.RecordColumns
 	qGet       = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
+	qExists    = `SELECT 1 FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 	// The IDs arrive as one JSON array, so one prepared statement serves
 	// any number of them.
 	qGetMany = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id IN (SELECT value FROM json_each(?))`
@@ -69,7 +94,7 @@ const (
 	qMetaPut = `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 )
 
-var queries = []string{qGet, qGetMany, qInsert, qUpdate, qDelete, qList, qCount, qIdemGet, qIdemPut, qMetaGet, qMetaPut}
+var queries = []string{qGet, qExists, qGetMany, qInsert, qUpdate, qDelete, qList, qCount, qIdemGet, qIdemPut, qMetaGet, qMetaPut}
 
 // prepare prepares every query on each pool; run it after migrating and
 // before serving.
@@ -102,7 +127,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	path := filepath.Join(dir, FileName)
 	// synchronous(FULL): a commit is on disk before the client hears OK, so a
 	// power cut loses nothing acknowledged.
-	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	common := "_pragma=busy_timeout(10000)&_pragma=temp_store(2)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
 	w, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_txlock=immediate")
 	if err != nil {
 		return nil, err
@@ -114,8 +139,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	r.SetMaxOpenConns(4)
-	s := &Store{writer: w, reader: r}
+	// Readers serve API reads and the engine's speculative writes (its
+	// handlers run 16 at a time).
+	r.SetMaxOpenConns(8)
+	s := &Store{writer: w, reader: r, vers: newVersions()}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -193,7 +220,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.Update(ctx, func(t store.Tx) error {
+		err = s.direct(ctx, func(t store.Tx) error {
 			tx := t.(*tx)
 			var n int
 			if err := tx.q.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
@@ -217,12 +244,45 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // Update implements store.Store. The transaction may be shared with other
 // concurrent Updates (group commit); each fn runs in a savepoint, so one
-// that fails changes nothing and the others still commit.
+// that fails changes nothing and the others still commit. On the file
+// store fn first runs speculatively on a snapshot (speculate.go): a
+// result that wrote nothing is returned once its reads are shown
+// current, and otherwise the writer applies its writes, or runs fn itself
+// when what it read has changed.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if s.vers == nil || s.reqs == nil {
+		return s.direct(ctx, fn)
+	}
+	sp := s.speculate(ctx, fn)
+	// A speculation that wrote nothing assumed nothing, so once its reads
+	// are shown current its result stands. One that wrote assumed each
+	// write would succeed (a free ID and sort key), which only the writer
+	// can prove: applying them when fn succeeded, running fn when it
+	// failed, since the failure may come from an assumption.
+	if sp != nil && len(sp.ops) == 0 && s.vers.unchanged(sp.at, sp.reads) {
+		s.stats.answered.Add(1)
+		if sp.err == nil {
+			s.publish(sp.topics)
+		}
+		return sp.err
+	}
+	if sp != nil && (sp.err != nil || len(sp.ops) == 0) {
+		sp = nil
+	}
+	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, spec: sp, done: make(chan error, 1)})
+}
+
+// direct runs fn in the writer, never speculatively: for functions that
+// need the SQL transaction itself (migrations, Reset) or whose reads are
+// written by nearly every transaction (claims from the engine's queue).
+func (s *Store) direct(ctx context.Context, fn func(store.Tx) error) error {
 	if s.reqs == nil {
 		return s.run(ctx, s.writer, false, fn)
 	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return s.enqueue(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+func (s *Store) enqueue(ctx context.Context, r *writeReq) error {
 	select {
 	case s.reqs <- r:
 	case <-ctx.Done():
@@ -247,6 +307,7 @@ var errClosed = errors.New("sqlitestore: store closed")
 type writeReq struct {
 	ctx   context.Context
 	fn    func(store.Tx) error
+	spec  *speculation // when set, tried before fn
 	done  chan error
 	state atomic.Int32
 }
@@ -301,71 +362,129 @@ func (s *Store) runBatch(batch []*writeReq) {
 		return
 	}
 	ctx := context.Background()
-	finish := func(errs []error) {
+	errs := make([]error, len(live))
+	finish := func() {
 		for i, r := range live {
 			r.done <- errs[i]
 		}
 	}
-	errs := make([]error, len(live))
+	var n uint64
+	if s.vers != nil {
+		// Callers hear the outcome only after the batch counts as
+		// committed, so their next snapshot is known to include it.
+		n = s.vers.begin()
+		defer finish()
+		defer s.vers.end(n)
+	} else {
+		defer finish()
+	}
+	// A replay whose writes turn out otherwise than its speculation
+	// assumed (rare: a free ID or sort key taken meanwhile) undoes the
+	// whole batch, which then runs again with that request's function:
+	// cheaper than a savepoint around every replay.
+	for {
+		redo, err := s.attempt(ctx, live, errs, n)
+		if !redo {
+			if err != nil {
+				for i := range errs {
+					if errs[i] == nil {
+						errs[i] = err
+					}
+				}
+			}
+			return
+		}
+	}
+}
+
+// errRedo ends an attempt at a batch whose replay did not apply.
+var errRedo = errors.New("sqlitestore: replay did not apply")
+
+// attempt runs the batch in one transaction and commits it. It reports
+// redo when a replay did not apply (its request now holds no speculation)
+// and err when the transaction itself failed.
+func (s *Store) attempt(ctx context.Context, live []*writeReq, errs []error, n uint64) (redo bool, err error) {
 	sqlTx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		for i := range errs {
-			errs[i] = fmt.Errorf("sqlitestore: begin: %w", err)
-		}
-		finish(errs)
-		return
+		return false, fmt.Errorf("sqlitestore: begin: %w", err)
 	}
 	shared := len(live) > 1
 	ok := 0
 	var topics []string
+	var cached []cachedWrite
 	for i, r := range live {
 		if err := r.ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		if shared {
-			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT g"); err != nil {
-				errs[i] = err
-				continue
-			}
-		}
-		t := &tx{ctx: ctx, q: sqlTx, s: s, db: s.writer}
-		errs[i] = runFn(r.fn, t)
-		if shared {
-			if errs[i] != nil {
-				if _, err := sqlTx.ExecContext(ctx, "ROLLBACK TO g"); err != nil {
-					errs[i] = errors.Join(errs[i], err)
-				}
-			}
-			if _, err := sqlTx.ExecContext(ctx, "RELEASE g"); err != nil && errs[i] == nil {
-				errs[i] = err
-			}
+		t := &tx{ctx: ctx, q: sqlTx, s: s, db: s.writer, vers: s.vers}
+		errs[i] = s.runOne(sqlTx, t, r, shared)
+		if errors.Is(errs[i], errRedo) {
+			_ = sqlTx.Rollback()
+			clear(errs)
+			return true, nil
 		}
 		if errs[i] == nil {
 			ok++
 			topics = append(topics, t.topics...)
+			cached = append(cached, t.cached...)
 		}
 	}
 	if ok == 0 {
 		_ = sqlTx.Rollback()
-		finish(errs)
-		return
+		return false, nil
 	}
 	if err := sqlTx.Commit(); err != nil {
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("sqlitestore: commit: %w", err)
-			}
-		}
-	} else {
-		s.publish(topics)
+		return false, fmt.Errorf("sqlitestore: commit: %w", err)
 	}
-	finish(errs)
+	for _, w := range cached {
+		s.cache.put(w.k, w.rec, n)
+	}
+	s.publish(topics)
+	return false, nil
+}
+
+// runOne runs one queued Update in the batch's transaction: the writes of
+// its speculation when what that read is still current, otherwise its
+// function, in a savepoint when others share the transaction so a failure
+// changes nothing. A replay that does not apply returns errRedo.
+func (s *Store) runOne(q *sql.Tx, t *tx, r *writeReq, shared bool) error {
+	ctx := t.ctx
+	if sp := r.spec; sp != nil {
+		if !s.vers.unchanged(sp.at, sp.reads) {
+			s.stats.conflicts.Add(1)
+			r.spec = nil
+		} else if err := sp.replay(t); err != nil {
+			s.stats.mismatches.Add(1)
+			r.spec = nil
+			return errRedo
+		} else {
+			s.stats.applied.Add(1)
+			t.topics = append(t.topics, sp.topics...)
+			return nil
+		}
+	}
+	if !shared {
+		return runFn(r.fn, t)
+	}
+	if _, err := q.ExecContext(ctx, "SAVEPOINT g"); err != nil {
+		return err
+	}
+	err := runFn(r.fn, t)
+	if err != nil {
+		if _, rerr := q.ExecContext(ctx, "ROLLBACK TO g"); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}
+	if _, rerr := q.ExecContext(ctx, "RELEASE g"); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // runFn runs a transaction function, turning a panic into its error so one
 // caller's bug cannot take the writer down.
-func runFn(fn func(store.Tx) error, t *tx) (err error) {
+func runFn(fn func(store.Tx) error, t store.Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("sqlitestore: transaction panicked: %v", p)
@@ -413,7 +532,7 @@ func (s *Store) Listen(topic string, fn func()) func() { return s.hub.Listen(top
 // ClaimDue implements store.Store. One writer runs at a time here, so a
 // write transaction already holds every record it reads.
 func (s *Store) ClaimDue(ctx context.Context, q store.ListQuery, upTo string, fn func(store.Tx, []*store.Record) error) error {
-	return s.Update(ctx, func(t store.Tx) error {
+	return s.direct(ctx, func(t store.Tx) error {
 		recs, err := t.List(q)
 		if err != nil {
 			return err
@@ -428,7 +547,10 @@ func (s *Store) ClaimDue(ctx context.Context, q store.ListQuery, upTo string, fn
 
 // Reset implements store.Store.
 func (s *Store) Reset(ctx context.Context) error {
-	return s.Update(ctx, func(t store.Tx) error {
+	return s.direct(ctx, func(t store.Tx) error {
+		if s.vers != nil {
+			s.vers.forgetAll()
+		}
 		q := t.(*tx).q
 		for _, table := range []string{"resources", "idempotency"} {
 			if _, err := q.ExecContext(ctx, "DELETE FROM "+table); err != nil {
@@ -444,7 +566,28 @@ type tx struct {
 	q      *sql.Tx
 	s      *Store
 	db     *sql.DB
+	vers   *versions // the writer's: records what it writes
 	topics []string
+	// cached are the records this transaction wrote, for the record
+	// cache once it commits (writer only).
+	cached []cachedWrite
+}
+
+// wrote records a write for validating speculations.
+func (t *tx) wrote(k vkey) {
+	if t.vers != nil {
+		t.vers.wrote(k)
+	}
+}
+
+// wroteRecord remembers a record written (nil: deleted) for the cache.
+func (t *tx) wroteRecord(k vkey, r *store.Record) {
+	if t.vers != nil {
+		if r != nil {
+			r = written(r)
+		}
+		t.cached = append(t.cached, cachedWrite{k, r})
+	}
 }
 
 func (t *tx) Notify(topic string) { t.topics = append(t.topics, topic) }
@@ -502,6 +645,7 @@ func (t *tx) Insert(r *store.Record) error {
 	if err != nil {
 		return err
 	}
+	t.wrote(recordKey(r.Scope, r.Kind, r.ID))
 	res, err := t.exec(qInsert,
 		r.Account, r.Region, r.Kind, r.ID, r.Parent, r.SortKey, r.Created.UnixMilli(), r.Updated.UnixMilli(), tags, r.Body)
 	if err != nil {
@@ -510,6 +654,7 @@ func (t *tx) Insert(r *store.Record) error {
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return errors.Join(store.ErrExists, err)
 	}
+	t.wroteRecord(recordKey(r.Scope, r.Kind, r.ID), r)
 	return nil
 }
 
@@ -518,6 +663,7 @@ func (t *tx) Update(r *store.Record) error {
 	if err != nil {
 		return err
 	}
+	t.wrote(recordKey(r.Scope, r.Kind, r.ID))
 	res, err := t.exec(qUpdate,
 		r.Parent, r.SortKey, r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID)
 	if err != nil {
@@ -526,10 +672,12 @@ func (t *tx) Update(r *store.Record) error {
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return errors.Join(store.ErrNotFound, err)
 	}
+	t.wroteRecord(recordKey(r.Scope, r.Kind, r.ID), r)
 	return nil
 }
 
 func (t *tx) Delete(scope store.Scope, kind, id string) error {
+	t.wrote(recordKey(scope, kind, id))
 	res, err := t.exec(qDelete,
 		scope.Account, scope.Region, kind, id)
 	if err != nil {
@@ -538,6 +686,7 @@ func (t *tx) Delete(scope store.Scope, kind, id string) error {
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return errors.Join(store.ErrNotFound, err)
 	}
+	t.wroteRecord(recordKey(scope, kind, id), nil)
 	return nil
 }
 
@@ -578,6 +727,7 @@ func (t *tx) Idempotency(k store.IdempotencyKey) (*store.IdempotencyRecord, erro
 }
 
 func (t *tx) PutIdempotency(r *store.IdempotencyRecord) error {
+	t.wrote(idemKey(r.IdempotencyKey))
 	_, err := t.exec(qIdemPut,
 		r.Account, r.Region, r.Operation, r.Token, r.Fingerprint, r.Result, r.Created.UnixMilli())
 	return err
@@ -593,6 +743,7 @@ func (t *tx) Meta(key string) ([]byte, error) {
 }
 
 func (t *tx) PutMeta(key string, value []byte) error {
+	t.wrote(metaKey(key))
 	_, err := t.exec(qMetaPut, key, value)
 	return err
 }

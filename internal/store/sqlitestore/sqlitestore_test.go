@@ -2,7 +2,11 @@ package sqlitestore
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/store/storetest"
@@ -54,5 +58,156 @@ func TestReopenKeepsData(t *testing.T) {
 	defer s.Close()
 	if err := s.View(ctx, func(tx store.Tx) error { _, err := tx.Get(scope, "k", "a"); return err }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSpeculationIsSerializable drives Updates whose writes depend on what
+// they read, concurrently, on the file store where they run speculatively:
+// the outcome must be that of running them one at a time, and the writer
+// must have applied speculations (and had to re-run conflicting ones), so
+// the test covers both paths.
+func TestSpeculationIsSerializable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	scope := store.Scope{Account: "1", Region: "r"}
+	rec := func(kind, id string, body string) *store.Record {
+		return &store.Record{Scope: scope, Kind: kind, ID: id, SortKey: id, Body: []byte(body)}
+	}
+	// Each writer takes a slot only while fewer than limit are taken (a
+	// Count, so a phantom would overfill it), and bumps a counter it read.
+	const writers, limit = 40, 7
+	var wg sync.WaitGroup
+	took := make([]bool, writers)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Update(ctx, func(tx store.Tx) error {
+				took[i] = false
+				if _, err := store.Next(tx, scope, "counter", "c", time.Now()); err != nil {
+					return err
+				}
+				n, err := tx.Count(scope, "slot", "")
+				if err != nil || n >= limit {
+					return err
+				}
+				took[i] = true
+				return tx.Insert(rec("slot", fmt.Sprintf("s%02d", i), "{}"))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	taken := 0
+	for _, ok := range took {
+		if ok {
+			taken++
+		}
+	}
+	err = s.View(ctx, func(tx store.Tx) error {
+		n, err := tx.Count(scope, "slot", "")
+		if err != nil {
+			return err
+		}
+		c, err := tx.Get(scope, "counter", "c")
+		if err != nil {
+			return err
+		}
+		if n != limit || taken != limit || string(c.Body) != fmt.Sprint(writers) {
+			return fmt.Errorf("%d slots stored, %d writers think they took one, counter %s; want %d, %d, %d", n, taken, c.Body, limit, limit, writers)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := s.Speculation()
+	if st.Applied == 0 || st.Conflicts == 0 {
+		t.Fatalf("speculation paths not both taken: %+v", st)
+	}
+}
+
+// TestSpeculatedInsertThatFails: a speculation assumes an Insert of an
+// unknown ID succeeds; when the replay finds the sort key taken, the
+// writer runs the function, which sees ErrExists and takes another path.
+func TestSpeculatedInsertThatFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	scope := store.Scope{Account: "1", Region: "r"}
+	put := func(id, sortKey string) *store.Record {
+		return &store.Record{Scope: scope, Kind: "k", ID: id, SortKey: sortKey, Body: []byte("{}")}
+	}
+	if err := s.Update(ctx, func(tx store.Tx) error { return tx.Insert(put("a", "1")) }); err != nil {
+		t.Fatal(err)
+	}
+	var fellBack bool
+	err = s.Update(ctx, func(tx store.Tx) error {
+		fellBack = false
+		if err := tx.Insert(put("b", "1")); errors.Is(err, store.ErrExists) {
+			fellBack = true
+			return tx.Insert(put("c", "2"))
+		} else {
+			return err
+		}
+	})
+	if err != nil || !fellBack {
+		t.Fatalf("update: %v, saw ErrExists: %v", err, fellBack)
+	}
+	err = s.View(ctx, func(tx store.Tx) error {
+		if _, err := tx.Get(scope, "k", "b"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("b: %v", err)
+		}
+		_, err := tx.Get(scope, "k", "c")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Speculation(); st.Mismatches != 1 {
+		t.Fatalf("want one mismatch: %+v", st)
+	}
+}
+
+// TestVersionsForgetOldSnapshots: once the generations have turned over,
+// a snapshot older than what is remembered conflicts, and a recent one
+// does not.
+func TestVersionsForgetOldSnapshots(t *testing.T) {
+	t.Parallel()
+	v := newVersions()
+	k := recordKey(store.Scope{Account: "1", Region: "r"}, "k", "a")
+	reads := map[vkey]struct{}{k: {}}
+	old := v.committed.Load()
+	for i := 0; i < 2*generation+1; i++ {
+		n := v.begin()
+		v.wrote(recordKey(store.Scope{Account: "1", Region: "r"}, "other", fmt.Sprint(i)))
+		v.end(n)
+	}
+	if v.unchanged(old, reads) {
+		t.Fatal("a snapshot from before two generations counts as current")
+	}
+	if !v.unchanged(v.committed.Load(), reads) {
+		t.Fatal("a current snapshot conflicts")
+	}
+	n := v.begin()
+	v.wrote(k)
+	if v.unchanged(n-1, reads) {
+		t.Fatal("a write in the running batch is not seen")
+	}
+	v.forgetAll()
+	v.end(n)
+	if v.unchanged(n-1, map[vkey]struct{}{}) {
+		t.Fatal("a snapshot from before a reset counts as current")
 	}
 }

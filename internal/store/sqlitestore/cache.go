@@ -1,0 +1,83 @@
+package sqlitestore
+
+import (
+	"bytes"
+	"sync"
+
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// recordCache keeps recently written and read records for speculations.
+// A reader connection's page cache is emptied whenever the database
+// changes, so each speculative Get would otherwise read its pages from
+// the file again; most of what a step reads was written by the step
+// before it. An entry is the record as of batch at (nil: absent) and is
+// current for as long as versions shows no write of it after at. Only
+// speculations use it: they validate every read anyway, so a record that
+// is current now is as good as their snapshot's (if the two differ the
+// speculation conflicts and the writer runs it).
+type recordCache struct {
+	mu sync.Mutex
+	m  map[vkey]cachedRecord
+}
+
+type cachedRecord struct {
+	rec *store.Record
+	at  uint64
+}
+
+// cacheSize bounds the entries (records are a few KB).
+const cacheSize = 2048
+
+// get returns the current record of k (nil when absent) if the cache
+// knows it.
+func (c *recordCache) get(v *versions, k vkey) (*store.Record, bool) {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if !ok || !v.unchangedKey(e.at, k) {
+		return nil, false
+	}
+	if e.rec == nil {
+		return nil, true
+	}
+	return copyRecord(e.rec), true
+}
+
+// put remembers rec (nil: absent) as k's record as of batch at, unless a
+// newer entry is there. rec must not change afterwards.
+func (c *recordCache) put(k vkey, rec *store.Record, at uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[vkey]cachedRecord{}
+	}
+	if e, ok := c.m[k]; ok && e.at > at {
+		return
+	}
+	if len(c.m) >= cacheSize {
+		// Drop a quarter, in map order (arbitrary, which is fine for a
+		// cache whose misses cost one read).
+		n := cacheSize / 4
+		for key := range c.m {
+			delete(c.m, key)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	c.m[k] = cachedRecord{rec: rec, at: at}
+}
+
+// cachedWrite is a record a write transaction left (nil: deleted).
+type cachedWrite struct {
+	k   vkey
+	rec *store.Record
+}
+
+// written captures r for the cache: the caller may reuse its record.
+func written(r *store.Record) *store.Record {
+	c := copyRecord(r)
+	c.Body = bytes.Clone(r.Body)
+	return c
+}
