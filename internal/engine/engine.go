@@ -86,7 +86,7 @@ type Options struct {
 	ReclaimOnStart bool
 	// Poll bounds how long the dispatcher sleeps without a wake-up.
 	Poll time.Duration
-	// Workers bounds how many handlers run at once (default 16). Handlers
+	// Workers bounds how many handlers run at once (default 64). Handlers
 	// do real I/O (Lambda calls, copies), so one slow item must not hold
 	// up the others.
 	Workers int
@@ -128,7 +128,7 @@ func New(st store.Store, log *slog.Logger, opts Options) *Engine {
 		opts.Now = time.Now
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 16
+		opts.Workers = 64
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

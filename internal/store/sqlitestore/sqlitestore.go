@@ -140,7 +140,8 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		return nil, err
 	}
 	// Readers serve API reads and the engine's speculative writes (its
-	// handlers run 16 at a time).
+	// handlers run 64 at a time; a handler holds a connection only while
+	// it reads).
 	r.SetMaxOpenConns(8)
 	s := &Store{writer: w, reader: r, vers: newVersions()}
 	if err := s.migrate(ctx); err != nil {
