@@ -16,6 +16,7 @@ func load(args []string) error {
 	conns := fs.Int("connections", 16, "concurrent connections (at most 256)")
 	max := fs.Int("max-requests", 1_000_000, "cap on requests per target and request")
 	dbURL := fs.String("database-url", "", "serve from this PostgreSQL database instead of memory; it is reset first")
+	fileStore := fs.Bool("file-store", false, "serve from a SQLite file in a temporary data directory instead of memory")
 	baseline := fs.String("serve-baseline", "", "internal: serve the fixed-body baseline on this address")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -34,6 +35,6 @@ func load(args []string) error {
 	if err != nil {
 		return err
 	}
-	_, err = loadgen.Run(loadgen.Config{Binary: self, Duration: *duration, Connections: *conns, MaxRequests: *max, Out: os.Stdout, DatabaseURL: *dbURL})
+	_, err = loadgen.Run(loadgen.Config{Binary: self, Duration: *duration, Connections: *conns, MaxRequests: *max, Out: os.Stdout, DatabaseURL: *dbURL, FileStore: *fileStore})
 	return err
 }

@@ -156,8 +156,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	ib := imagebuilder.New(st, tokens, clk.Now)
 	ibRef = ib
 	ib.StepDelay = cfg.StepDelay
-	// The embedded store has one process, so on start every lease is stale.
-	eng := engine.New(st, log, engine.Options{ReclaimOnStart: st.Engine() == "sqlite", Lease: cfg.EngineLease, Now: clk.Now, Observe: m.EngineItem, Reclaimed: m.Reclaimed})
+	// The embedded store has one process: leases left by a previous run are
+	// stale, and claims need not be written.
+	eng := engine.New(st, log, engine.Options{Exclusive: st.Engine() == "sqlite", Lease: cfg.EngineLease, Now: clk.Now, Observe: m.EngineItem, Reclaimed: m.Reclaimed})
 	ib.RegisterEngine(eng)
 	dispatcher := &events.Dispatcher{Targets: cfg.Events, Credentials: cfg.OutboundCredentials()}
 	dispatcher.Register(eng)

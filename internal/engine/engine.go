@@ -41,6 +41,9 @@ type Item struct {
 	Due     time.Time       `json:"due"`
 	Attempt int             `json:"attempt"`
 	Lease   string          `json:"lease,omitempty"`
+	// Nonce is new each time the item is enqueued, so a claim kept in
+	// memory can tell the item it took from one that replaced it.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 func sortKey(due time.Time, id string) string {
@@ -49,7 +52,7 @@ func sortKey(due time.Time, id string) string {
 
 // Enqueue adds (or replaces) an item inside the caller's transaction.
 func Enqueue(tx store.Tx, it Item) error {
-	it.Lease = ""
+	it.Lease, it.Nonce = "", newNonce()
 	b, err := json.Marshal(it)
 	if err != nil {
 		return err
@@ -81,9 +84,11 @@ type Options struct {
 	// Lease is how long a claimed item is held before another worker may
 	// take it (default 30s).
 	Lease time.Duration
-	// ReclaimOnStart releases every lease when the engine starts. Only safe
-	// when no other process shares the store (the embedded SQLite case).
-	ReclaimOnStart bool
+	// Exclusive says no other process shares the store (the embedded
+	// SQLite case). Leases a previous run left are then released at start,
+	// and claims are kept in memory instead of written: nobody else could
+	// take an item, and a crash ends every claim anyway.
+	Exclusive bool
 	// Poll bounds how long the dispatcher sleeps without a wake-up.
 	Poll time.Duration
 	// Workers bounds how many handlers run at once (default 64). Handlers
@@ -110,8 +115,10 @@ type Engine struct {
 	cancel   context.CancelFunc
 
 	claims   atomic.Int64
+	started  time.Time // when New ran: items due before may have run already
 	mu       sync.Mutex
 	inflight map[string]Item // claimed items whose handlers run now
+	ready    []Item          // claimed items waiting for a free slot (exclusive stores)
 	freed    chan struct{}   // a handler finished
 	wg       sync.WaitGroup
 }
@@ -133,7 +140,7 @@ func New(st store.Store, log *slog.Logger, opts Options) *Engine {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{st: st, log: log, opts: opts, worker: newWorkerID(), handlers: map[string]Handler{},
+	return &Engine{st: st, log: log, opts: opts, worker: newWorkerID(), handlers: map[string]Handler{}, started: opts.Now(),
 		wake: make(chan struct{}, 1), done: make(chan struct{}), inflight: map[string]Item{}, freed: make(chan struct{}, 1)}
 }
 
@@ -150,7 +157,7 @@ func (e *Engine) Wake() {
 
 // Start runs the dispatcher until Stop.
 func (e *Engine) Start(ctx context.Context) error {
-	if e.opts.ReclaimOnStart {
+	if e.opts.Exclusive {
 		if err := e.reclaimAll(ctx); err != nil {
 			return err
 		}
@@ -161,7 +168,9 @@ func (e *Engine) Start(ctx context.Context) error {
 	unlisten := e.st.Listen(Topic, e.Wake)
 	context.AfterFunc(ctx, unlisten)
 	go e.loop(ctx)
-	go e.renew(ctx)
+	if !e.opts.Exclusive {
+		go e.renew(ctx)
+	}
 	return nil
 }
 
@@ -233,15 +242,32 @@ func (e *Engine) loop(ctx context.Context) {
 		free := e.opts.Workers - e.running()
 		var n int
 		var next time.Time
-		if free > 0 {
-			claimed, nx, err := e.claim(ctx, min(free, batch))
+		if free > 0 && len(e.ready) == 0 {
+			// On an exclusive store a claim costs a read past the items in
+			// hand, so it takes a whole batch and starts the rest as slots
+			// free up.
+			limit := min(free, batch)
+			if e.opts.Exclusive {
+				limit = batch
+			}
+			claimed, nx, err := e.claim(ctx, limit)
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("engine: dispatch failed", "error", err)
 			}
-			n, next = len(claimed), nx
-			for _, it := range claimed {
+			next = nx
+			e.mu.Lock()
+			e.ready = claimed
+			e.mu.Unlock()
+		}
+		if free > 0 && len(e.ready) > 0 {
+			e.mu.Lock()
+			take := e.ready[:min(free, len(e.ready))]
+			e.ready = e.ready[len(take):]
+			e.mu.Unlock()
+			for _, it := range take {
 				e.start(ctx, it)
 			}
+			n = len(take)
 		}
 		if ctx.Err() != nil {
 			return
@@ -323,7 +349,7 @@ func (e *Engine) renew(ctx context.Context) {
 		due := e.opts.Now().Add(e.opts.Lease)
 		err := e.st.Update(ctx, func(tx store.Tx) error {
 			for _, it := range held {
-				rec, cur, err := stillHeld(tx, it)
+				rec, cur, err := e.stillHeld(tx, it)
 				if errors.Is(err, errStale) {
 					continue
 				} else if err != nil {
@@ -371,6 +397,9 @@ func (e *Engine) RunOnce(ctx context.Context) (int, time.Time, error) {
 // another engine on the store is claiming at the same moment, and reports
 // when the next item not yet due will be.
 func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error) {
+	if e.opts.Exclusive {
+		return e.claimInMemory(ctx, limit)
+	}
 	now := e.opts.Now()
 	// Sort keys are "<due ms>|<id>", and '}' sorts after '|'.
 	upTo := fmt.Sprintf("%013d}", now.UnixMilli())
@@ -416,6 +445,67 @@ func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error
 	return claimed, next, err
 }
 
+// claimInMemory takes up to limit due items that are not in hand, without
+// writing: on an exclusive store the in-hand set is the lease. An item in
+// hand stays due in the store, so it is skipped here; the set is read
+// before the snapshot, so an item whose commit removed it from the set is
+// already gone from the snapshot. An item due before this engine started
+// may have been running when the previous process stopped, so it counts as
+// a retry (Attempt 2 or more), which handlers use to apply effects once.
+func (e *Engine) claimInMemory(ctx context.Context, limit int) ([]Item, time.Time, error) {
+	now := e.opts.Now()
+	upTo := fmt.Sprintf("%013d}", now.UnixMilli())
+	e.mu.Lock()
+	held := make(map[string]bool, len(e.inflight)+len(e.ready))
+	for _, it := range e.inflight {
+		held[it.ID] = true
+	}
+	for _, it := range e.ready {
+		held[it.ID] = true
+	}
+	e.mu.Unlock()
+	var claimed []Item
+	var next time.Time
+	err := e.st.View(ctx, func(tx store.Tx) error {
+		claimed, next = nil, time.Time{}
+		after := ""
+		for {
+			n := limit + len(held) + 1
+			recs, err := tx.List(store.ListQuery{Scope: queueScope, Kind: kindItem, After: after, Limit: n})
+			if err != nil {
+				return err
+			}
+			for _, r := range recs {
+				after = r.SortKey
+				if held[r.ID] {
+					continue
+				}
+				var it Item
+				if err := json.Unmarshal(r.Body, &it); err != nil {
+					return err
+				}
+				if r.SortKey > upTo {
+					next = it.Due
+					return nil
+				}
+				if len(claimed) == limit {
+					return nil // more is due: the dispatcher comes back at once
+				}
+				it.Attempt++
+				if it.Attempt < 2 && it.Due.Before(e.started) {
+					it.Attempt = 2
+				}
+				it.Lease = fmt.Sprintf("%s.%d", e.worker, e.claims.Add(1))
+				claimed = append(claimed, it)
+			}
+			if len(recs) < n {
+				return nil
+			}
+		}
+	})
+	return claimed, next, err
+}
+
 func (e *Engine) handle(ctx context.Context, it Item) {
 	h := e.handlers[it.Type]
 	var commit func(store.Tx) error
@@ -432,7 +522,7 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 		return
 	}
 	err = e.st.Update(ctx, func(tx store.Tx) error {
-		if _, _, err := stillHeld(tx, it); err != nil {
+		if _, _, err := e.stillHeld(tx, it); err != nil {
 			return err
 		}
 		if err := tx.Delete(queueScope, kindItem, it.ID); err != nil {
@@ -475,9 +565,10 @@ func QueueDepth(ctx context.Context, st store.Store) (int, error) {
 var errStale = errors.New("engine: item no longer held")
 
 // stillHeld reads the queued item of it's ID and returns errStale unless it
-// still carries it's lease: it was cancelled, replaced, or reclaimed by
-// another claim meanwhile.
-func stillHeld(tx store.Tx, it Item) (*store.Record, *Item, error) {
+// is still the item claimed: it was cancelled, replaced, or reclaimed by
+// another claim meanwhile. A claim written to the store is told by its
+// lease, one kept in memory by the item's nonce.
+func (e *Engine) stillHeld(tx store.Tx, it Item) (*store.Record, *Item, error) {
 	rec, err := tx.Get(queueScope, kindItem, it.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, errStale
@@ -488,7 +579,7 @@ func stillHeld(tx store.Tx, it Item) (*store.Record, *Item, error) {
 	if err := json.Unmarshal(rec.Body, &cur); err != nil {
 		return nil, nil, err
 	}
-	if cur.Lease != it.Lease {
+	if e.opts.Exclusive && cur.Nonce != it.Nonce || !e.opts.Exclusive && cur.Lease != it.Lease {
 		return nil, nil, errStale
 	}
 	return rec, &cur, nil
@@ -505,16 +596,22 @@ func backoff(attempt int) time.Duration {
 // release hands an item back to the queue, due after delay.
 func (e *Engine) release(ctx context.Context, it Item, delay time.Duration) {
 	err := e.st.Update(ctx, func(tx store.Tx) error {
-		_, cur, err := stillHeld(tx, it)
+		_, cur, err := e.stillHeld(tx, it)
 		if err != nil {
 			return err
 		}
-		cur.Due = e.opts.Now().Add(delay)
+		cur.Due, cur.Attempt = e.opts.Now().Add(delay), it.Attempt
 		return Enqueue(tx, *cur)
 	})
 	if err != nil && !errors.Is(err, errStale) && ctx.Err() == nil {
 		e.log.Error("engine: release failed", "item", it.ID, "error", err)
 	}
+}
+
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func newWorkerID() string {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
@@ -133,7 +134,7 @@ func TestReclaimOnStart(t *testing.T) {
 	}
 	var ran atomic.Bool
 	var reclaimed int
-	second := New(st, nil, Options{Now: clock, ReclaimOnStart: true, Reclaimed: func(n int) { reclaimed = n }})
+	second := New(st, nil, Options{Now: clock, Exclusive: true, Reclaimed: func(n int) { reclaimed = n }})
 	second.Register("t", func(context.Context, Item) (func(store.Tx) error, error) { ran.Store(true); return nil, nil })
 	if err := second.reclaimAll(context.Background()); err != nil {
 		t.Fatal(err)
@@ -241,5 +242,93 @@ func TestReplacedItemClaimedAgainKeepsItsCommit(t *testing.T) {
 	e.handle(context.Background(), second[0])
 	if len(committed) != 1 || committed[0] != `"new"` {
 		t.Fatalf("committed %v", committed)
+	}
+}
+
+// TestExclusiveClaimsStayInMemory: on an exclusive store a claim writes
+// nothing, an item in hand is not claimed again however often the
+// dispatcher looks, a replacement enqueued meanwhile survives the stale
+// commit and runs after it, and an item due before the engine started
+// counts as a retry.
+func TestExclusiveClaimsStayInMemory(t *testing.T) {
+	t.Parallel()
+	st, err := sqlitestore.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	enqueue(t, st, Item{ID: "old", Type: "t", Scope: scope, Due: time.Now().Add(-time.Minute)})
+	e := New(st, nil, Options{Exclusive: true, Poll: 5 * time.Millisecond})
+	release := make(chan struct{})
+	type run struct {
+		payload string
+		attempt int
+	}
+	runs := make(chan run, 10)
+	e.Register("t", func(_ context.Context, it Item) (func(store.Tx) error, error) {
+		runs <- run{string(it.Payload), it.Attempt}
+		if string(it.Payload) == `"first"` {
+			<-release
+		}
+		return nil, nil
+	})
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	if r := <-runs; r.attempt < 2 {
+		t.Fatalf("an item due before the start ran as attempt %d", r.attempt)
+	}
+	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: time.Now(), Payload: []byte(`"first"`)})
+	if r := <-runs; r.payload != `"first"` || r.attempt != 1 {
+		t.Fatalf("first run %+v", r)
+	}
+	time.Sleep(50 * time.Millisecond) // the dispatcher looks several times
+	err = st.View(ctx, func(tx store.Tx) error {
+		rec, err := tx.Get(queueScope, kindItem, "x")
+		if err != nil {
+			return err
+		}
+		var it Item
+		if err := json.Unmarshal(rec.Body, &it); err != nil {
+			return err
+		}
+		if it.Lease != "" || it.Attempt != 0 {
+			return fmt.Errorf("the claim was written: %+v", it)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: time.Now(), Payload: []byte(`"second"`)})
+	select {
+	case r := <-runs:
+		t.Fatalf("ran %+v while the first claim of x was in hand", r)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if r := <-runs; r.payload != `"second"` {
+		t.Fatalf("after the stale commit ran %+v", r)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := QueueDepth(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d items left", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case r := <-runs:
+		t.Fatalf("ran again: %+v", r)
+	default:
 	}
 }

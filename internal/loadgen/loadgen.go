@@ -39,6 +39,9 @@ type Config struct {
 	// DatabaseURL, when set, serves from this PostgreSQL database (which
 	// is reset first) instead of the in-memory store.
 	DatabaseURL string
+	// FileStore serves from a SQLite file in a temporary data directory,
+	// as a deployment does, instead of the in-memory store.
+	FileStore bool
 }
 
 // Result is one measured target and request.
@@ -162,13 +165,16 @@ func Run(cfg Config) ([]Result, error) {
 	out := cfg.Out
 	t0 := time.Now()
 	args := []string{"serve", "--in-memory", "--addr", "127.0.0.1:0", "--log-level", "info"}
-	if cfg.DatabaseURL != "" {
+	if cfg.DatabaseURL != "" || cfg.FileStore {
 		dir, err := os.MkdirTemp("", "slipway-load-")
 		if err != nil {
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		args = []string{"serve", "--database-url", cfg.DatabaseURL, "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-level", "info"}
+		args = []string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "--log-level", "info"}
+		if cfg.DatabaseURL != "" {
+			args = append(args, "--database-url", cfg.DatabaseURL)
+		}
 	}
 	slip, err := spawn(cfg.Binary, args...)
 	if err != nil {
