@@ -239,12 +239,44 @@ func Run(cfg Config) ([]Result, error) {
 		return nil, fmt.Errorf("seed transfer workflow: %d %s %v", code, b, err)
 	}
 	wid := regexp.MustCompile(`w-[0-9a-f]{17}`).FindString(string(b))
+	// 25 images (imports: no build steps) and 25 Transfer servers, for
+	// GetImage, ListImages, DescribeServer and ListServers.
+	call := func(what, service, method, path string, h map[string]string, body string) ([]byte, error) {
+		r, err := sign(slip.addr, service, method, path, h, body)
+		if err != nil {
+			return nil, err
+		}
+		code, b, err := send(client, slip.addr, r)
+		if err != nil || code != 200 {
+			return nil, fmt.Errorf("seed %s: %d %s %v", what, code, b, err)
+		}
+		return b, nil
+	}
+	var sid string
+	for i := 0; i < 25; i++ {
+		_, err := call("image", "imagebuilder", "PUT", "/ImportVmImage", map[string]string{"Content-Type": "application/json"},
+			fmt.Sprintf(`{"name":"load-img-%02d","semanticVersion":"1.0.0","platform":"Linux","vmImportTaskId":"import-ami-0123456789abcdef0","clientToken":"load-img-%d"}`, i, i))
+		if err != nil {
+			return nil, err
+		}
+		b, err := call("server", "transfer", "POST", "/", tfHeaders("CreateServer"), `{}`)
+		if err != nil {
+			return nil, err
+		}
+		if sid == "" {
+			sid = regexp.MustCompile(`s-[0-9a-f]{17}`).FindString(string(b))
+		}
+	}
 
 	var reqs []request
 	for _, spec := range []struct{ name, service, method, path, body string }{
 		{"GetWorkflow", "imagebuilder", "GET", "/GetWorkflow?workflowBuildVersionArn=arn%3Aaws%3Aimagebuilder%3Aus-east-1%3A000000000000%3Aworkflow%2Fbuild%2Fload%2F1.0.0%2F1", ""},
 		{"ListWorkflows", "imagebuilder", "POST", "/ListWorkflows", `{"maxResults":25}`},
 		{"DescribeWorkflow", "transfer", "POST", "/", `{"WorkflowId":"` + wid + `"}`},
+		{"GetImage", "imagebuilder", "GET", "/GetImage?imageBuildVersionArn=arn%3Aaws%3Aimagebuilder%3Aus-east-1%3A000000000000%3Aimage%2Fload-img-00%2F1.0.0%2F1", ""},
+		{"ListImages", "imagebuilder", "POST", "/ListImages", `{"maxResults":25}`},
+		{"DescribeServer", "transfer", "POST", "/", `{"ServerId":"` + sid + `"}`},
+		{"ListServers", "transfer", "POST", "/", `{"MaxResults":25}`},
 	} {
 		h := map[string]string{"Content-Type": "application/json"}
 		if spec.service == "transfer" {

@@ -99,7 +99,9 @@ type Store interface {
 	// another (PostgreSQL), so fn must have no effect outside the
 	// transaction but setting its results.
 	Update(ctx context.Context, fn func(Tx) error) error
-	// View runs fn in a read-only transaction.
+	// View runs fn in a read-only transaction. A store may run fn again
+	// (SQLite, when a record it answered from memory changed meanwhile),
+	// so fn must have no effect but setting its results.
 	View(ctx context.Context, fn func(Tx) error) error
 	// ClaimDue runs fn in a transaction of its own over at most q.Limit
 	// records of q's kind and parent whose SortKey is after q.After and at

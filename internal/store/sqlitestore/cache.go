@@ -44,6 +44,21 @@ func (c *recordCache) get(v *versions, k vkey) (*store.Record, bool) {
 	return copyRecord(e.rec), true
 }
 
+// getAt returns k's record as of batch at (nil when absent) if the cache
+// knows it: an entry neither it nor at is older than a write of k.
+func (c *recordCache) getAt(v *versions, k vkey, at uint64) (*store.Record, bool) {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if !ok || !v.unchangedKey(min(at, e.at), k) {
+		return nil, false
+	}
+	if e.rec == nil {
+		return nil, true
+	}
+	return copyRecord(e.rec), true
+}
+
 // put remembers rec (nil: absent) as k's record as of batch at, unless a
 // newer entry is there. rec must not change afterwards.
 func (c *recordCache) put(k vkey, rec *store.Record, at uint64) {

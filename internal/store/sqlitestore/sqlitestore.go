@@ -46,9 +46,9 @@ type Store struct {
 	closeOnce sync.Once
 
 	// vers numbers write batches and remembers what each wrote, so Update
-	// can run functions speculatively on a snapshot (speculate.go). Nil
-	// for the in-memory store, whose one connection cannot read beside
-	// the writer.
+	// can run functions speculatively on a snapshot (speculate.go; not on
+	// the in-memory store, whose one connection cannot read beside the
+	// writer) and reads can trust the record cache (view.go).
 	vers  *versions
 	cache recordCache
 	stats struct{ answered, applied, conflicts, mismatches, unspeculable atomic.Int64 }
@@ -166,7 +166,9 @@ func OpenMemory(ctx context.Context) (*Store, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{writer: db, reader: db}
+	// Batches are numbered here too, for the record cache reads use; the
+	// one connection cannot read beside the writer, so nothing speculates.
+	s := &Store{writer: db, reader: db, vers: newVersions()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -251,7 +253,7 @@ func (s *Store) migrate(ctx context.Context) error {
 // current, and otherwise the writer applies its writes, or runs fn itself
 // when what it read has changed.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	if s.vers == nil || s.reqs == nil {
+	if s.reader == s.writer || s.reqs == nil {
 		return s.direct(ctx, fn)
 	}
 	sp := s.speculate(ctx, fn)
@@ -496,6 +498,9 @@ func runFn(fn func(store.Tx) error, t store.Tx) (err error) {
 
 // View implements store.Store.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if s.vers != nil {
+		return s.view(ctx, fn)
+	}
 	return s.run(ctx, s.reader, s.reader != s.writer, fn)
 }
 

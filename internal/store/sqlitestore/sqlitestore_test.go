@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -209,5 +210,103 @@ func TestVersionsForgetOldSnapshots(t *testing.T) {
 	v.end(n)
 	if v.unchanged(n-1, map[vkey]struct{}{}) {
 		t.Fatal("a snapshot from before a reset counts as current")
+	}
+}
+
+// TestViewsStayConsistentWithTheCache: writers keep two records equal,
+// readers read both (the record cache serves what it can, SQL the rest)
+// and must never see them differ.
+func TestViewsStayConsistentWithTheCache(t *testing.T) {
+	t.Parallel()
+	for name, open := range map[string]func() (*Store, error){
+		"file":   func() (*Store, error) { return Open(context.Background(), t.TempDir()) },
+		"memory": func() (*Store, error) { return OpenMemory(context.Background()) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, err := open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			scope := store.Scope{Account: "1", Region: "r"}
+			put := func(tx store.Tx, id string, n int, insert bool) error {
+				r := &store.Record{Scope: scope, Kind: "k", ID: id, SortKey: id, Body: []byte(fmt.Sprint(n))}
+				if insert {
+					return tx.Insert(r)
+				}
+				return tx.Update(r)
+			}
+			if err := s.Update(ctx, func(tx store.Tx) error {
+				return errors.Join(put(tx, "a", 0, true), put(tx, "b", 0, true))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			for w := range 3 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 1; i <= 60; i++ {
+						n := w*1000 + i
+						err := s.Update(ctx, func(tx store.Tx) error {
+							if w%2 == 0 { // some read first, so the cache has entries of both kinds
+								if _, err := tx.Get(scope, "k", "a"); err != nil {
+									return err
+								}
+							}
+							return errors.Join(put(tx, "a", n, false), put(tx, "b", n, false))
+						})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			var bad atomic.Int64
+			var readers sync.WaitGroup
+			for range 3 {
+				readers.Add(1)
+				go func() {
+					defer readers.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						var same bool // the result: set by the run View keeps
+						err := s.View(ctx, func(tx store.Tx) error {
+							a, err := tx.Get(scope, "k", "a")
+							if err != nil {
+								return err
+							}
+							got, err := tx.GetMany(scope, "k", []string{"b"})
+							if err != nil {
+								return err
+							}
+							same = string(a.Body) == string(got["b"].Body)
+							return nil
+						})
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if !same {
+							bad.Add(1)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			readers.Wait()
+			if bad.Load() > 0 {
+				t.Fatalf("%d reads saw the two records differ", bad.Load())
+			}
+		})
 	}
 }

@@ -1,0 +1,165 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/slipway-dev/slipway/internal/store"
+)
+
+// viewTx is a read transaction that answers Get from the record cache when
+// it can and opens its SQL transaction only when something needs it, so a
+// read of recently written records costs no SQL at all. A cached record
+// is served only if versions shows no write of it after the batch the view
+// started at (at) nor after the entry's own batch, so it is the record as
+// of at. The SQL snapshot starts later and may see later batches, so when
+// the function is done the served keys are checked again: still unwritten
+// since at, they are as of the SQL snapshot too; otherwise the function
+// runs again on SQL alone.
+type viewTx struct {
+	ctx    context.Context
+	s      *Store
+	at     uint64
+	t      *tx // nil until needed
+	err    error
+	served map[vkey]struct{}
+}
+
+func (v *viewTx) sql() (*tx, error) {
+	if v.t == nil && v.err == nil {
+		q, err := v.s.reader.BeginTx(v.ctx, &sql.TxOptions{ReadOnly: v.s.reader != v.s.writer})
+		if err != nil {
+			v.err = fmt.Errorf("sqlitestore: begin: %w", err)
+		} else {
+			v.t = &tx{ctx: v.ctx, q: q, s: v.s, db: v.s.reader}
+		}
+	}
+	return v.t, v.err
+}
+
+// cached returns k's record from the cache if it is the one as of v.at.
+func (v *viewTx) cached(k vkey) (*store.Record, bool) {
+	r, ok := v.s.cache.getAt(v.s.vers, k, v.at)
+	if ok {
+		if v.served == nil {
+			v.served = map[vkey]struct{}{}
+		}
+		v.served[k] = struct{}{}
+	}
+	return r, ok
+}
+
+func (v *viewTx) Get(scope store.Scope, kind, id string) (*store.Record, error) {
+	k := recordKey(scope, kind, id)
+	if r, ok := v.cached(k); ok {
+		if r == nil {
+			return nil, store.ErrNotFound
+		}
+		return r, nil
+	}
+	t, err := v.sql()
+	if err != nil {
+		return nil, err
+	}
+	r, err := t.Get(scope, kind, id)
+	switch {
+	case err == nil:
+		v.s.cache.put(k, written(r), v.at)
+	case errors.Is(err, store.ErrNotFound):
+		v.s.cache.put(k, nil, v.at)
+	}
+	return r, err
+}
+
+func (v *viewTx) GetMany(scope store.Scope, kind string, ids []string) (map[string]*store.Record, error) {
+	out := map[string]*store.Record{}
+	var ask []string
+	for _, id := range ids {
+		if r, ok := v.cached(recordKey(scope, kind, id)); ok {
+			if r != nil {
+				out[id] = r
+			}
+			continue
+		}
+		ask = append(ask, id)
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	t, err := v.sql()
+	if err != nil {
+		return nil, err
+	}
+	got, err := t.GetMany(scope, kind, ask)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ask {
+		r := got[id]
+		if r != nil {
+			out[id] = r
+			v.s.cache.put(recordKey(scope, kind, id), written(r), v.at)
+		}
+	}
+	return out, nil
+}
+
+func (v *viewTx) List(q store.ListQuery) ([]*store.Record, error) {
+	t, err := v.sql()
+	if err != nil {
+		return nil, err
+	}
+	return t.List(q)
+}
+
+func (v *viewTx) Count(scope store.Scope, kind, parent string) (int, error) {
+	t, err := v.sql()
+	if err != nil {
+		return 0, err
+	}
+	return t.Count(scope, kind, parent)
+}
+
+func (v *viewTx) Idempotency(k store.IdempotencyKey) (*store.IdempotencyRecord, error) {
+	t, err := v.sql()
+	if err != nil {
+		return nil, err
+	}
+	return t.Idempotency(k)
+}
+
+func (v *viewTx) Meta(key string) ([]byte, error) {
+	t, err := v.sql()
+	if err != nil {
+		return nil, err
+	}
+	return t.Meta(key)
+}
+
+// A view does not write; these fail as the read-only pool fails them.
+var errReadOnly = errors.New("sqlitestore: write in a read-only transaction")
+
+func (v *viewTx) Insert(*store.Record) error                    { return errReadOnly }
+func (v *viewTx) Update(*store.Record) error                    { return errReadOnly }
+func (v *viewTx) Delete(store.Scope, string, string) error      { return errReadOnly }
+func (v *viewTx) PutIdempotency(*store.IdempotencyRecord) error { return errReadOnly }
+func (v *viewTx) PutMeta(string, []byte) error                  { return errReadOnly }
+func (v *viewTx) Notify(string)                                 {}
+
+// view runs fn in a viewTx, and again without the cache when a record it
+// served was written meanwhile.
+func (s *Store) view(ctx context.Context, fn func(store.Tx) error) error {
+	v := &viewTx{ctx: ctx, s: s, at: s.vers.committed.Load()}
+	err := fn(v)
+	if v.t != nil {
+		if cerr := v.t.q.Rollback(); cerr != nil && err == nil && !errors.Is(cerr, sql.ErrTxDone) {
+			err = cerr
+		}
+	}
+	if v.served != nil && !s.vers.unchanged(v.at, v.served) {
+		return s.run(ctx, s.reader, s.reader != s.writer, fn)
+	}
+	return err
+}
