@@ -89,7 +89,9 @@ type build struct {
 	OSVersion  string            `json:"osVersion"`
 	Regions    []any             `json:"regions"`
 	Account    string            `json:"account"`
-	Dist       Doc               `json:"dist,omitempty"`
+	// Dist is the distribution configuration, kept as its JSON: a build is
+	// decoded on every step and this is read only once it distributes.
+	Dist       json.RawMessage   `json:"dist,omitempty"`
 	AMIs       map[string]string `json:"amis,omitempty"`
 	Stages     []*stageRun       `json:"stages"`
 	Stage      int               `json:"stage"`
@@ -148,7 +150,9 @@ type wfExec struct {
 	Failed        int            `json:"failed"`
 	Skipped       int            `json:"skipped"`
 	FailedStep    string         `json:"failedStep,omitempty"`
-	Data          string         `json:"data"`
+	// Data is the workflow document as its JSON string, undecoded: every
+	// step reads the execution, and parseExecWorkflow looks it up as is.
+	Data json.RawMessage `json:"data"`
 }
 
 // stepExec is one step execution.
@@ -182,16 +186,20 @@ type stepExec struct {
 // documents are only read, never modified, once parsed.
 var parsed struct {
 	sync.Mutex
-	docs map[string]*wfdoc.Document
+	docs map[parsedKey]*wfdoc.Document
+	// raw holds, per stage, documents by the JSON string of their text.
+	raw map[string]map[string]*wfdoc.Document
 }
+
+// parsedKey names a document by its stage and text.
+type parsedKey struct{ stage, data string }
 
 // maxParsed bounds the cache; past it, it starts over.
 const maxParsed = 256
 
 func parseWorkflow(data, stage string) (*wfdoc.Document, error) {
-	key := stage + "\x00" + data
 	parsed.Lock()
-	doc := parsed.docs[key]
+	doc := parsed.docs[parsedKey{stage, data}]
 	parsed.Unlock()
 	if doc != nil {
 		return doc, nil
@@ -202,9 +210,38 @@ func parseWorkflow(data, stage string) (*wfdoc.Document, error) {
 	}
 	parsed.Lock()
 	if parsed.docs == nil || len(parsed.docs) >= maxParsed {
-		parsed.docs = map[string]*wfdoc.Document{}
+		parsed.docs = map[parsedKey]*wfdoc.Document{}
 	}
-	parsed.docs[key] = doc
+	parsed.docs[parsedKey{stage, data}] = doc
+	parsed.Unlock()
+	return doc, nil
+}
+
+// parseExecWorkflow parses an execution's document, given as its JSON
+// string: the cache is looked up by those bytes, so a hit decodes nothing.
+func parseExecWorkflow(data json.RawMessage, stage string) (*wfdoc.Document, error) {
+	parsed.Lock()
+	doc := parsed.raw[stage][string(data)]
+	parsed.Unlock()
+	if doc != nil {
+		return doc, nil
+	}
+	var text string
+	if err := json.Unmarshal(data, &text); err != nil {
+		return nil, fmt.Errorf("imagebuilder: workflow document of an execution: %w", err)
+	}
+	doc, err := parseWorkflow(text, stage)
+	if err != nil {
+		return nil, err
+	}
+	parsed.Lock()
+	if parsed.raw == nil {
+		parsed.raw = map[string]map[string]*wfdoc.Document{}
+	}
+	if parsed.raw[stage] == nil || len(parsed.raw[stage]) >= maxParsed {
+		parsed.raw[stage] = map[string]*wfdoc.Document{}
+	}
+	parsed.raw[stage][string(data)] = doc
 	parsed.Unlock()
 	return doc, nil
 }
@@ -323,7 +360,7 @@ func (s *Service) startBuild(tx store.Tx, scope store.Scope, req buildRequest, n
 	}
 
 	b := &build{Image: imageARN, Pipeline: req.Pipeline, ImageName: rname, Version: rversion, Number: int(n), ImageType: "AMI",
-		Platform: str(req.Recipe, "platform"), OSVersion: osVersion, Account: scope.Account, Dist: req.Dist,
+		Platform: str(req.Recipe, "platform"), OSVersion: osVersion, Account: scope.Account, Dist: rawDoc(req.Dist),
 		Vars: map[string]any{}, FailSteps: req.FailSteps, Regions: []any{scope.Region}, BuildType: req.BuildType}
 	if req.Container {
 		b.ImageType = "Docker"
@@ -566,7 +603,7 @@ func (s *Service) startExecution(tx store.Tx, scope store.Scope, b *build, st *s
 	}
 	b.Seq++
 	ex := &wfExec{ID: "wf-" + newUUID(), Image: b.Image, WorkflowARN: w.ARN, Type: w.Type, Status: "RUNNING", ParallelGroup: r.ParallelGroup,
-		Retried: b.Retried, Start: now, Params: paramValues(doc, r.Params), Outputs: map[string]any{}, Data: w.Data}
+		Retried: b.Retried, Start: now, Params: paramValues(doc, r.Params), Outputs: map[string]any{}, Data: jsonString(w.Data)}
 	for i, step := range doc.Steps {
 		inputs, _ := json.Marshal(step.Inputs)
 		se := &stepExec{ID: "step-" + newUUID(), Exec: ex.ID, Image: b.Image, WorkflowARN: w.ARN, Index: i, Name: step.Name,
@@ -692,4 +729,26 @@ func (s *Service) finishImage(tx store.Tx, scope store.Scope, b *build, brec *st
 		return nil
 	}
 	return s.pipelineRunEnded(tx, scope, b, status, now)
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) json.RawMessage {
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// rawDoc is d as JSON, nil for no document.
+func rawDoc(d Doc) json.RawMessage {
+	if d == nil {
+		return nil
+	}
+	b, _ := json.Marshal(d)
+	return b
+}
+
+// distDoc is the build's distribution configuration (nil if none).
+func (b *build) distDoc() Doc {
+	var d Doc
+	_ = json.Unmarshal(b.Dist, &d)
+	return d
 }

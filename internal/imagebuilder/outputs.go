@@ -33,7 +33,7 @@ func (b *build) ami(region string) string {
 
 func (b *build) amiName(region string, now time.Time) string {
 	name := b.ImageName + " " + now.UTC().Format("2006-01-02T15-04-05.000000Z")
-	for _, d := range list(b.Dist, "distributions") {
+	for _, d := range list(b.distDoc(), "distributions") {
 		dm, _ := d.(map[string]any)
 		if str(dm, "region") == region {
 			if n := str(obj(dm, "amiDistributionConfiguration"), "name"); n != "" {
@@ -50,7 +50,7 @@ func (b *build) amiName(region string, now time.Time) string {
 // repository unless the distribution names another.
 func (b *build) containerOutputs(repo string) []any {
 	byRegion := map[string]Doc{}
-	for _, raw := range list(b.Dist, "distributions") {
+	for _, raw := range list(b.distDoc(), "distributions") {
 		if dist, ok := raw.(map[string]any); ok {
 			byRegion[str(dist, "region")] = obj(dist, "containerDistributionConfiguration")
 		}

@@ -52,7 +52,7 @@ func (s *Service) loadStep(tx store.Tx, scope store.Scope, stepID string) (*step
 	if st.imageStatus, err = imageStatus(tx, scope, st.step.Image); err != nil {
 		return nil, err
 	}
-	doc, err := parseWorkflow(st.ex.Data, st.ex.Type)
+	doc, err := parseExecWorkflow(st.ex.Data, st.ex.Type)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (s *Service) advanceExec(tx store.Tx, scope store.Scope, st *stepState, now
 		return enqueue(tx, scope, itemStep, ex.Steps[ex.Current], now)
 	}
 	ex.Status, ex.End = "COMPLETED", now
-	doc, err := parseWorkflow(ex.Data, ex.Type)
+	doc, err := parseExecWorkflow(ex.Data, ex.Type)
 	if err != nil {
 		return err
 	}
