@@ -91,7 +91,8 @@ type Options struct {
 	Exclusive bool
 	// Poll bounds how long the dispatcher sleeps without a wake-up.
 	Poll time.Duration
-	// Workers bounds how many handlers run at once (default 64). Handlers
+	// Workers bounds how many handlers run at once (default 64 on an
+	// exclusive store, 16 on a shared one). Handlers
 	// do real I/O (Lambda calls, copies), so one slow item must not hold
 	// up the others.
 	Workers int
@@ -135,7 +136,12 @@ func New(st store.Store, log *slog.Logger, opts Options) *Engine {
 		opts.Now = time.Now
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 64
+		// On an exclusive (SQLite) store more items in hand make larger
+		// group-commit batches; on PostgreSQL they add conflicts.
+		opts.Workers = 16
+		if opts.Exclusive {
+			opts.Workers = 64
+		}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
