@@ -660,7 +660,10 @@ func TestCreateImageWithParallelTestGroupsAndParameters(t *testing.T) {
 
 func TestImageStatusWalkAndStepTimeout(t *testing.T) {
 	t.Parallel()
-	a, err := New(context.Background(), Config{InMemory: true, StepDelay: 25 * time.Millisecond}, nil)
+	// Each state lasts at least a step delay, long enough for a poll every
+	// 2 ms to see it even when the race detector and the other tests load
+	// the machine (25 ms was not).
+	a, err := New(context.Background(), Config{InMemory: true, StepDelay: 100 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,3 +96,57 @@ func written(r *store.Record) *store.Record {
 	c.Body = bytes.Clone(r.Body)
 	return c
 }
+
+// queryCache keeps recent List and Count results for views, each as of a
+// batch and valid while no record of its kind in its scope is written
+// after it (versions' kind keys), like recordCache's records.
+type queryCache struct {
+	mu sync.Mutex
+	m  map[queryKey]cachedQuery
+}
+
+// queryKey is a List query, or a Count (count set) of kind and parent.
+type queryKey struct {
+	q     store.ListQuery
+	count bool
+}
+
+type cachedQuery struct {
+	recs []*store.Record
+	n    int
+	at   uint64
+}
+
+const queryCacheSize = 1024
+
+func (c *queryCache) getAt(v *versions, k queryKey, at uint64) (cachedQuery, bool) {
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if !ok || !v.unchangedKey(min(at, e.at), kindKey(k.q.Scope, k.q.Kind)) {
+		return cachedQuery{}, false
+	}
+	return e, true
+}
+
+// put remembers a result as of batch at; recs must not change afterwards.
+func (c *queryCache) put(k queryKey, e cachedQuery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[queryKey]cachedQuery{}
+	}
+	if old, ok := c.m[k]; ok && old.at > e.at {
+		return
+	}
+	if len(c.m) >= queryCacheSize {
+		n := queryCacheSize / 4
+		for key := range c.m {
+			delete(c.m, key)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	c.m[k] = e
+}

@@ -49,9 +49,10 @@ type Store struct {
 	// can run functions speculatively on a snapshot (speculate.go; not on
 	// the in-memory store, whose one connection cannot read beside the
 	// writer) and reads can trust the record cache (view.go).
-	vers  *versions
-	cache recordCache
-	stats struct{ answered, applied, conflicts, mismatches, unspeculable atomic.Int64 }
+	vers    *versions
+	cache   recordCache
+	queries queryCache
+	stats   struct{ answered, applied, conflicts, mismatches, unspeculable atomic.Int64 }
 
 	hub store.Hub
 }

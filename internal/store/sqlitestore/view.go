@@ -106,20 +106,59 @@ func (v *viewTx) GetMany(scope store.Scope, kind string, ids []string) (map[stri
 	return out, nil
 }
 
+// List and Count are answered from the query cache the same way, on the
+// kind's version: any write of the kind in the scope invalidates them.
 func (v *viewTx) List(q store.ListQuery) ([]*store.Record, error) {
+	k := queryKey{q: q}
+	if e, ok := v.query(k); ok {
+		out := make([]*store.Record, len(e.recs))
+		for i, r := range e.recs {
+			out[i] = copyRecord(r)
+		}
+		return out, nil
+	}
 	t, err := v.sql()
 	if err != nil {
 		return nil, err
 	}
-	return t.List(q)
+	recs, err := t.List(q)
+	if err == nil {
+		kept := make([]*store.Record, len(recs))
+		for i, r := range recs {
+			kept[i] = written(r)
+		}
+		v.s.queries.put(k, cachedQuery{recs: kept, at: v.at})
+	}
+	return recs, err
 }
 
 func (v *viewTx) Count(scope store.Scope, kind, parent string) (int, error) {
+	k := queryKey{q: store.ListQuery{Scope: scope, Kind: kind, Parent: parent}, count: true}
+	if e, ok := v.query(k); ok {
+		return e.n, nil
+	}
 	t, err := v.sql()
 	if err != nil {
 		return 0, err
 	}
-	return t.Count(scope, kind, parent)
+	n, err := t.Count(scope, kind, parent)
+	if err == nil {
+		v.s.queries.put(k, cachedQuery{n: n, at: v.at})
+	}
+	return n, err
+}
+
+// query returns a cached result as of v.at, noting its kind for the
+// check at the end.
+func (v *viewTx) query(k queryKey) (cachedQuery, bool) {
+	e, ok := v.s.queries.getAt(v.s.vers, k, v.at)
+	if ok {
+		if v.served == nil {
+			v.served = map[vkey]struct{}{}
+		}
+		v.served[kindKey(k.q.Scope, k.q.Kind)] = struct{}{}
+	}
+	return e, ok
 }
 
 func (v *viewTx) Idempotency(k store.IdempotencyKey) (*store.IdempotencyRecord, error) {
