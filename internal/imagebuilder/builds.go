@@ -79,16 +79,16 @@ var stageStatus = map[string]string{"BUILD": statusBuilding, "TEST": statusTesti
 
 // build is the private state of one image build.
 type build struct {
-	Image      string            `json:"image"`
-	Pipeline   string            `json:"pipeline,omitempty"`
-	ImageName  string            `json:"imageName"`
-	Version    string            `json:"version"`
-	Number     int               `json:"number"`
-	ImageType  string            `json:"imageType"` // AMI or Docker
-	Platform   string            `json:"platform"`
-	OSVersion  string            `json:"osVersion"`
-	Regions    []any             `json:"regions"`
-	Account    string            `json:"account"`
+	Image     string `json:"image"`
+	Pipeline  string `json:"pipeline,omitempty"`
+	ImageName string `json:"imageName"`
+	Version   string `json:"version"`
+	Number    int    `json:"number"`
+	ImageType string `json:"imageType"` // AMI or Docker
+	Platform  string `json:"platform"`
+	OSVersion string `json:"osVersion"`
+	Regions   []any  `json:"regions"`
+	Account   string `json:"account"`
 	// Dist is the distribution configuration, kept as its JSON: a build is
 	// decoded on every step and this is read only once it distributes.
 	Dist       json.RawMessage   `json:"dist,omitempty"`

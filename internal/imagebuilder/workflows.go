@@ -189,6 +189,29 @@ func decodeWorkflow(rec *store.Record) (*Workflow, error) {
 	return &w, nil
 }
 
+// decodeWorkflowListed decodes what a listing shows of a workflow build,
+// passing over its document and parameters (decoding the document's text
+// was two fifths of a ListWorkflows page).
+func decodeWorkflowListed(rec *store.Record) (*Workflow, error) {
+	var w struct {
+		ARN               string    `json:"arn"`
+		Name              string    `json:"name"`
+		Version           string    `json:"version"`
+		Build             int       `json:"build"`
+		Description       string    `json:"description"`
+		ChangeDescription string    `json:"changeDescription"`
+		Type              string    `json:"type"`
+		Owner             string    `json:"owner"`
+		KMSKeyID          string    `json:"kmsKeyId"`
+		DateCreated       time.Time `json:"dateCreated"`
+	}
+	if err := json.Unmarshal(rec.Body, &w); err != nil {
+		return nil, fmt.Errorf("imagebuilder: corrupt workflow %s: %w", rec.ID, err)
+	}
+	return &Workflow{ARN: w.ARN, Name: w.Name, Version: w.Version, Build: w.Build, Description: w.Description, ChangeDescription: w.ChangeDescription,
+		Type: w.Type, Owner: w.Owner, KMSKeyID: w.KMSKeyID, DateCreated: w.DateCreated, Tags: rec.Tags}, nil
+}
+
 func getWorkflowRecord(tx store.Tx, scope store.Scope, buildARN string) (*Workflow, error) {
 	rec, err := tx.Get(scope, kindWorkflow, buildARN)
 	if err != nil {
@@ -344,7 +367,7 @@ func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, in ListW
 	switch in.Owner {
 	case "", "Self":
 		paging := Doc{"nextToken": in.NextToken, "maxResults": in.MaxResults, "filters": in.Filters, "owner": in.Owner, "byName": in.ByName}
-		items, next, err := listLatest(ctx, s, scope, "ListWorkflows", paging, workflowVersions, decodeWorkflow, accept)
+		items, next, err := listLatest(ctx, s, scope, "ListWorkflows", paging, workflowVersions, decodeWorkflowListed, accept)
 		return &WorkflowPage{Workflows: items, NextToken: next}, err
 	case "Amazon":
 		// One version of each managed workflow, so byName changes nothing.
@@ -417,7 +440,7 @@ func (s *Service) ListWorkflowBuildVersions(ctx context.Context, scope store.Sco
 					return err
 				}
 				for _, b := range builds {
-					w, err := decodeWorkflow(b)
+					w, err := decodeWorkflowListed(b)
 					if err != nil {
 						return err
 					}
