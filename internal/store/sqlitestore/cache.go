@@ -7,34 +7,96 @@ import (
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
-// recordCache keeps recently written and read records for speculations.
+// The caches below keep, for speculations and views, records and query
+// results as of a write batch. An entry is valid while versions shows no
+// write of what it depends on (the record; for a query, any record of its
+// kind in its scope) after its batch; readers check that, and views check
+// it again when they finish (view.go).
+//
 // A reader connection's page cache is emptied whenever the database
-// changes, so each speculative Get would otherwise read its pages from
-// the file again; most of what a step reads was written by the step
-// before it. An entry is the record as of batch at (nil: absent) and is
-// current for as long as versions shows no write of it after at. Only
-// speculations use it: they validate every read anyway, so a record that
-// is current now is as good as their snapshot's (if the two differ the
-// speculation conflicts and the writer runs it).
-type recordCache struct {
-	mu sync.Mutex
-	m  map[vkey]cachedRecord
+// changes, so without them each read fetches its pages from the file
+// again, and most of what a step reads was written by the step before it.
+
+// bounded is a map holding at most max bytes of entries (as weigh counts
+// them); when full it drops a quarter of its entries, in map order, which
+// is fine for caches whose misses cost one read.
+type bounded[K comparable, V any] struct {
+	mu    sync.Mutex
+	m     map[K]V
+	bytes int
+	max   int
+	weigh func(V) int
+	at    func(V) uint64
 }
+
+func (b *bounded[K, V]) get(k K) (V, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v, ok := b.m[k]
+	return v, ok
+}
+
+// put stores v under k unless a newer entry is there or v alone would
+// take more than an eighth of the budget.
+func (b *bounded[K, V]) put(k K, v V) {
+	w := b.weigh(v)
+	if w > b.max/8 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[K]V{}
+	}
+	if old, ok := b.m[k]; ok {
+		if b.at(old) > b.at(v) {
+			return
+		}
+		b.bytes -= b.weigh(old)
+		delete(b.m, k)
+	}
+	if b.bytes+w > b.max {
+		n := len(b.m)/4 + 1
+		for key, old := range b.m {
+			b.bytes -= b.weigh(old)
+			delete(b.m, key)
+			if n--; n == 0 {
+				break
+			}
+		}
+	}
+	b.m[k] = v
+	b.bytes += w
+}
+
+// cacheBytes bounds each cache.
+const cacheBytes = 8 << 20
+
+// recordWeight approximates a record's memory.
+func recordWeight(r *store.Record) int {
+	if r == nil {
+		return 64
+	}
+	return 160 + len(r.ID) + len(r.SortKey) + len(r.Parent) + len(r.Body)
+}
+
+// recordCache holds records by key (nil: absent as of the batch).
+type recordCache struct{ b bounded[vkey, cachedRecord] }
 
 type cachedRecord struct {
 	rec *store.Record
 	at  uint64
 }
 
-// cacheSize bounds the entries (records are a few KB).
-const cacheSize = 2048
+func newRecordCache() *recordCache {
+	return &recordCache{b: bounded[vkey, cachedRecord]{max: cacheBytes,
+		weigh: func(e cachedRecord) int { return recordWeight(e.rec) }, at: func(e cachedRecord) uint64 { return e.at }}}
+}
 
 // get returns the current record of k (nil when absent) if the cache
-// knows it.
+// knows it: for speculations, which validate what they read anyway.
 func (c *recordCache) get(v *versions, k vkey) (*store.Record, bool) {
-	c.mu.Lock()
-	e, ok := c.m[k]
-	c.mu.Unlock()
+	e, ok := c.b.get(k)
 	if !ok || !v.unchangedKey(e.at, k) {
 		return nil, false
 	}
@@ -45,11 +107,9 @@ func (c *recordCache) get(v *versions, k vkey) (*store.Record, bool) {
 }
 
 // getAt returns k's record as of batch at (nil when absent) if the cache
-// knows it: an entry neither it nor at is older than a write of k.
+// knows it: no write of k is recorded after the entry's batch or at.
 func (c *recordCache) getAt(v *versions, k vkey, at uint64) (*store.Record, bool) {
-	c.mu.Lock()
-	e, ok := c.m[k]
-	c.mu.Unlock()
+	e, ok := c.b.get(k)
 	if !ok || !v.unchangedKey(min(at, e.at), k) {
 		return nil, false
 	}
@@ -59,29 +119,10 @@ func (c *recordCache) getAt(v *versions, k vkey, at uint64) (*store.Record, bool
 	return copyRecord(e.rec), true
 }
 
-// put remembers rec (nil: absent) as k's record as of batch at, unless a
-// newer entry is there. rec must not change afterwards.
+// put remembers rec (nil: absent) as k's record as of batch at. rec must
+// not change afterwards.
 func (c *recordCache) put(k vkey, rec *store.Record, at uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[vkey]cachedRecord{}
-	}
-	if e, ok := c.m[k]; ok && e.at > at {
-		return
-	}
-	if len(c.m) >= cacheSize {
-		// Drop a quarter, in map order (arbitrary, which is fine for a
-		// cache whose misses cost one read).
-		n := cacheSize / 4
-		for key := range c.m {
-			delete(c.m, key)
-			if n--; n == 0 {
-				break
-			}
-		}
-	}
-	c.m[k] = cachedRecord{rec: rec, at: at}
+	c.b.put(k, cachedRecord{rec: rec, at: at})
 }
 
 // cachedWrite is a record a write transaction left (nil: deleted).
@@ -97,12 +138,9 @@ func written(r *store.Record) *store.Record {
 	return c
 }
 
-// queryCache keeps recent List and Count results for views, each as of a
-// batch and valid while no record of its kind in its scope is written
-// after it (versions' kind keys), like recordCache's records.
+// queryCache holds List and Count results.
 type queryCache struct {
-	mu sync.Mutex
-	m  map[queryKey]cachedQuery
+	b bounded[queryKey, cachedQuery]
 }
 
 // queryKey is a List query, or a Count (count set) of kind and parent.
@@ -117,36 +155,25 @@ type cachedQuery struct {
 	at   uint64
 }
 
-const queryCacheSize = 1024
+func newQueryCache() *queryCache {
+	return &queryCache{b: bounded[queryKey, cachedQuery]{max: cacheBytes, at: func(e cachedQuery) uint64 { return e.at },
+		weigh: func(e cachedQuery) int {
+			w := 128
+			for _, r := range e.recs {
+				w += recordWeight(r)
+			}
+			return w
+		}}}
+}
 
+// getAt returns the result as of batch at if the cache knows it.
 func (c *queryCache) getAt(v *versions, k queryKey, at uint64) (cachedQuery, bool) {
-	c.mu.Lock()
-	e, ok := c.m[k]
-	c.mu.Unlock()
+	e, ok := c.b.get(k)
 	if !ok || !v.unchangedKey(min(at, e.at), kindKey(k.q.Scope, k.q.Kind)) {
 		return cachedQuery{}, false
 	}
 	return e, true
 }
 
-// put remembers a result as of batch at; recs must not change afterwards.
-func (c *queryCache) put(k queryKey, e cachedQuery) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[queryKey]cachedQuery{}
-	}
-	if old, ok := c.m[k]; ok && old.at > e.at {
-		return
-	}
-	if len(c.m) >= queryCacheSize {
-		n := queryCacheSize / 4
-		for key := range c.m {
-			delete(c.m, key)
-			if n--; n == 0 {
-				break
-			}
-		}
-	}
-	c.m[k] = e
-}
+// put remembers a result; its records must not change afterwards.
+func (c *queryCache) put(k queryKey, e cachedQuery) { c.b.put(k, e) }

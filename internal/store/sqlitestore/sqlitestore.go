@@ -50,8 +50,8 @@ type Store struct {
 	// the in-memory store, whose one connection cannot read beside the
 	// writer) and reads can trust the record cache (view.go).
 	vers    *versions
-	cache   recordCache
-	queries queryCache
+	cache   *recordCache
+	queries *queryCache
 	stats   struct{ answered, applied, conflicts, mismatches, unspeculable atomic.Int64 }
 
 	hub store.Hub
@@ -144,7 +144,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	// handlers run 64 at a time; a handler holds a connection only while
 	// it reads).
 	r.SetMaxOpenConns(8)
-	s := &Store{writer: w, reader: r, vers: newVersions()}
+	s := &Store{writer: w, reader: r, vers: newVersions(), cache: newRecordCache(), queries: newQueryCache()}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -169,7 +169,7 @@ func OpenMemory(ctx context.Context) (*Store, error) {
 	db.SetConnMaxIdleTime(0)
 	// Batches are numbered here too, for the record cache reads use; the
 	// one connection cannot read beside the writer, so nothing speculates.
-	s := &Store{writer: db, reader: db, vers: newVersions()}
+	s := &Store{writer: db, reader: db, vers: newVersions(), cache: newRecordCache(), queries: newQueryCache()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

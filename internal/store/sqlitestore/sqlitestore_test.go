@@ -326,3 +326,24 @@ func TestViewsStayConsistentWithTheCache(t *testing.T) {
 		})
 	}
 }
+
+// TestCachesStayWithinTheirBudget: however much is put, a cache holds at
+// most its byte budget, and an entry alone over an eighth of it is not
+// kept.
+func TestCachesStayWithinTheirBudget(t *testing.T) {
+	t.Parallel()
+	c := newRecordCache()
+	scope := store.Scope{Account: "1", Region: "r"}
+	body := make([]byte, 4000)
+	for i := range 10000 {
+		c.put(recordKey(scope, "k", fmt.Sprint(i)), &store.Record{Scope: scope, Kind: "k", ID: fmt.Sprint(i), Body: body}, 1)
+		if c.b.bytes > cacheBytes {
+			t.Fatalf("%d bytes held after %d puts", c.b.bytes, i+1)
+		}
+	}
+	big := &store.Record{Scope: scope, Kind: "k", ID: "big", Body: make([]byte, cacheBytes/4)}
+	c.put(recordKey(scope, "k", "big"), big, 2)
+	if _, ok := c.b.get(recordKey(scope, "k", "big")); ok {
+		t.Fatal("an entry of a quarter of the budget was kept")
+	}
+}
