@@ -70,11 +70,7 @@ func TestReopenKeepsData(t *testing.T) {
 func TestSpeculationIsSerializable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFile(t)
 	scope := store.Scope{Account: "1", Region: "r"}
 	rec := func(kind, id string, body string) *store.Record {
 		return &store.Record{Scope: scope, Kind: kind, ID: id, SortKey: id, Body: []byte(body)}
@@ -112,7 +108,7 @@ func TestSpeculationIsSerializable(t *testing.T) {
 			taken++
 		}
 	}
-	err = s.View(ctx, func(tx store.Tx) error {
+	err := s.View(ctx, func(tx store.Tx) error {
 		n, err := tx.Count(scope, "slot", "")
 		if err != nil {
 			return err
@@ -141,11 +137,7 @@ func TestSpeculationIsSerializable(t *testing.T) {
 func TestSpeculatedInsertThatFails(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFile(t)
 	scope := store.Scope{Account: "1", Region: "r"}
 	put := func(id, sortKey string) *store.Record {
 		return &store.Record{Scope: scope, Kind: "k", ID: id, SortKey: sortKey, Body: []byte("{}")}
@@ -154,7 +146,7 @@ func TestSpeculatedInsertThatFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	var fellBack bool
-	err = s.Update(ctx, func(tx store.Tx) error {
+	err := s.Update(ctx, func(tx store.Tx) error {
 		fellBack = false
 		if err := tx.Insert(put("b", "1")); errors.Is(err, store.ErrExists) {
 			fellBack = true
@@ -346,4 +338,15 @@ func TestCachesStayWithinTheirBudget(t *testing.T) {
 	if _, ok := c.b.get(recordKey(scope, "k", "big")); ok {
 		t.Fatal("an entry of a quarter of the budget was kept")
 	}
+}
+
+// openFile opens a file store in a temporary directory for one test.
+func openFile(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
