@@ -227,7 +227,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			doc["requestId"] = call.RequestID
 		}
 	}
-	b, err := json.Marshal(out)
+	b, err := appendJSON(nil, out)
 	if err != nil {
 		srv.fail(w, r, &call, op, json11, err, start)
 		return

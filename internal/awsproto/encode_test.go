@@ -1,0 +1,49 @@
+package awsproto
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"testing"
+)
+
+// sameAsEncodingJSON fails unless appendJSON writes v byte for byte as
+// encoding/json does (or both fail).
+func sameAsEncodingJSON(t *testing.T, v any) {
+	t.Helper()
+	want, werr := json.Marshal(v)
+	got, gerr := appendJSON(nil, v)
+	if (werr != nil) != (gerr != nil) || !bytes.Equal(got, want) {
+		t.Fatalf("appendJSON(%#v) = %s, %v; encoding/json: %s, %v", v, got, gerr, want, werr)
+	}
+}
+
+func TestAppendJSON(t *testing.T) {
+	t.Parallel()
+	for _, v := range []any{
+		nil, "", "plain", "quote \" and \\ and <tag> & more", "tab\there\n", "ünïcödé \u2028", "\x7f", string([]byte{0xff, 'a'}),
+		true, false, 0.0, math.Copysign(0, -1), 720.0, 1.7634e9, 1e15, 1e21, 1e-7, 1.5, -3.25, 12345678901234567.0,
+		7, int64(-9), []any{}, []any(nil), map[string]any{}, map[string]any(nil),
+		map[string]any{"b": 1.0, "a": []any{"x", map[string]any{"z": nil, "y": true}}, "é": "k"},
+		map[string]string{"b": "2", "a": "1"}, []string{"x"}, struct{ A int }{3}, json.RawMessage(`{"a": 1}`),
+		map[string]any{"bad": math.NaN()}, math.Inf(1),
+	} {
+		sameAsEncodingJSON(t, v)
+	}
+}
+
+// FuzzAppendJSON decodes arbitrary JSON as encoding/json does into untyped
+// values and checks both encoders agree on it.
+func FuzzAppendJSON(f *testing.F) {
+	for _, s := range []string{`{"image":{"arn":"arn:aws:x","state":{"status":"AVAILABLE"},"n":[1,2.5,-0,1e300],"t":null}}`,
+		`["<>&", "\u2028", "a\"b", {"": {}}]`, `1e-7`, `"\ud800"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v any
+		if json.Unmarshal(data, &v) != nil {
+			return
+		}
+		sameAsEncodingJSON(t, v)
+	})
+}
