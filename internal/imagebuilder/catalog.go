@@ -229,6 +229,7 @@ func (s *Service) page(ctx context.Context, scope store.Scope, op string, in Doc
 	var recs []*store.Record
 	var next string
 	err = s.store.View(ctx, func(tx store.Tx) error {
+		docs, next = nil, "" // the store may run this again
 		out, more, err := pager{q: store.ListQuery{Scope: scope, Kind: kind, Parent: parent, After: cursor}, max: max,
 			accept: func(r *store.Record) bool {
 				d, err := decodeDoc(r)

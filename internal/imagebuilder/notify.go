@@ -153,6 +153,7 @@ func (s *Service) runNotify(ctx context.Context, it engine.Item) (func(store.Tx)
 func (s *Service) Notifications(ctx context.Context, scope store.Scope) ([]Notification, error) {
 	out := []Notification{}
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		out = []Notification{} // the store may run this again
 		recs, err := tx.List(store.ListQuery{Scope: scope, Kind: kindNotification, Limit: 10000})
 		if err != nil {
 			return err

@@ -93,6 +93,7 @@ func (s *Service) emitCVEDetected(tx store.Tx, scope store.Scope, findings []Doc
 func (s *Service) scanFindings(ctx context.Context, scope store.Scope) ([]Doc, error) {
 	var out []Doc
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		out = nil // the store may run this again
 		var all []Doc
 		if _, err := getJSON(tx, scope, kindScanFixture, scanFixtureID, &all); errors.Is(err, store.ErrNotFound) {
 			return nil

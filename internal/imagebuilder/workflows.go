@@ -419,6 +419,7 @@ func (s *Service) ListWorkflowBuildVersions(ctx context.Context, scope store.Sco
 		}
 	} else if ref.arn.Account == scope.Account && ref.arn.Region == scope.Region {
 		err = s.store.View(ctx, func(tx store.Tx) error {
+			all = nil // the store may run this again
 			prefix := strings.ToLower(ref.typ) + "/" + ref.name + "/"
 			versions, _, err := pager{q: store.ListQuery{Scope: scope, Kind: kindWorkflowVersion, After: prefix}, max: 1 << 30,
 				stop: func(r *store.Record) bool { return !strings.HasPrefix(r.SortKey, prefix) }}.run(tx)

@@ -109,6 +109,7 @@ func (l *Local) DeleteBucket(ctx context.Context, name string) error {
 func (l *Local) ListBuckets(ctx context.Context) ([]Bucket, error) {
 	var out []Bucket
 	err := l.st.View(ctx, func(tx store.Tx) error {
+		out = nil // the store may run this again
 		recs, err := tx.List(store.ListQuery{Scope: Scope, Kind: kindBucket, Limit: 10000})
 		for _, r := range recs {
 			var b Bucket
@@ -406,11 +407,13 @@ func (l *Local) List(ctx context.Context, bucket, prefix, delimiter, after strin
 		max = 1000
 	}
 	out := &Listing{}
-	cursor := after
-	if pa := afterPrefix(prefix); cursor < pa {
-		cursor = pa
+	start := after
+	if pa := afterPrefix(prefix); start < pa {
+		start = pa
 	}
+	var cursor string
 	err := l.st.View(ctx, func(tx store.Tx) error {
+		*out, cursor = Listing{}, start // the store may run this again
 		if _, err := getBucket(tx, bucket); err != nil {
 			return err
 		}

@@ -454,6 +454,7 @@ func (s *Service) DescribeExecution(ctx context.Context, scope store.Scope, work
 func (s *Service) ListExecutions(ctx context.Context, scope store.Scope, workflowID string, maxResults int, nextToken string) (*ExecutionPage, error) {
 	page := &ExecutionPage{}
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		page.Executions = nil // the store may run this again
 		if _, err := tx.Get(scope, kindWorkflow, workflowID); errors.Is(err, store.ErrNotFound) {
 			return notFoundWorkflow(workflowID)
 		} else if err != nil {

@@ -151,6 +151,7 @@ func decodeHostKey(r *store.Record) (*HostKey, error) {
 func (s *Service) ActiveHostKeys(ctx context.Context, scope store.Scope, serverID string) ([]ssh.Signer, error) {
 	var out []ssh.Signer
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		out = nil // the store may run this again
 		keys, err := s.hostKeys(tx, scope, serverID)
 		if err != nil {
 			return err
@@ -229,6 +230,7 @@ type HostKeyPage struct {
 func (s *Service) ListHostKeys(ctx context.Context, scope store.Scope, serverID string, maxResults int, nextToken string) (*HostKeyPage, error) {
 	page := &HostKeyPage{}
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		page.HostKeys = nil // the store may run this again
 		if _, _, err := s.readServer(tx, scope, serverID); err != nil {
 			return err
 		}

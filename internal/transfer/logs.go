@@ -96,6 +96,7 @@ func (s *Service) LogEvents(ctx context.Context, scope store.Scope, group, after
 	var out []LogEvent
 	next := ""
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		out, next = nil, "" // the store may run this again
 		recs, err := tx.List(store.ListQuery{Scope: scope, Kind: kindLogEvent, Parent: group, After: after, Limit: limit + 1})
 		if err != nil {
 			return err
@@ -156,6 +157,7 @@ func deleteInvocation(tx store.Tx, executionID string) error {
 func (s *Service) Invocations(ctx context.Context) ([]Invocation, error) {
 	out := []Invocation{}
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		out = []Invocation{} // the store may run this again
 		after := ""
 		for {
 			recs, err := tx.List(store.ListQuery{Scope: invocationScope, Kind: kindInvocation, After: after, Limit: 500})

@@ -506,6 +506,7 @@ type ServerPage struct {
 func (s *Service) ListServers(ctx context.Context, scope store.Scope, maxResults int, nextToken string) (*ServerPage, error) {
 	page := &ServerPage{}
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		page.Servers = nil // the store may run this again
 		var err error
 		page.NextToken, err = s.listPage(tx, scope, "ListServers", "", kindServer, "", maxResults, nextToken, func(r *store.Record) error {
 			var srv Server
@@ -674,6 +675,7 @@ type EndpointServer struct {
 func (s *Service) Servers(ctx context.Context) ([]EndpointServer, error) {
 	var out []EndpointServer
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		out = nil // the store may run this again
 		after := ""
 		for {
 			recs, err := tx.List(store.ListQuery{Scope: PortScope, Kind: kindPort, After: after, Limit: 500})

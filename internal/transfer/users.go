@@ -287,6 +287,7 @@ type UserPage struct {
 func (s *Service) ListUsers(ctx context.Context, scope store.Scope, serverID string, maxResults int, nextToken string) (*UserPage, error) {
 	page := &UserPage{}
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		page.Users = nil // the store may run this again
 		if _, _, err := s.readServer(tx, scope, serverID); err != nil {
 			return err
 		}

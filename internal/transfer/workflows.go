@@ -283,6 +283,7 @@ type WorkflowPage struct {
 func (s *Service) ListWorkflows(ctx context.Context, scope store.Scope, maxResults int, nextToken string) (*WorkflowPage, error) {
 	page := &WorkflowPage{}
 	err := s.store.View(ctx, func(tx store.Tx) error {
+		page.Workflows = nil // the store may run this again
 		var err error
 		page.NextToken, err = s.listPage(tx, scope, "ListWorkflows", "", kindWorkflow, "", maxResults, nextToken, func(r *store.Record) error {
 			w, err := decodeWorkflow(r)
