@@ -125,6 +125,20 @@ func (c *recordCache) put(k vkey, rec *store.Record, at uint64) {
 	c.b.put(k, cachedRecord{rec: rec, at: at})
 }
 
+// remember caches r (nil: absent), read as of batch at, unless a write of
+// k after at is already recorded: such an entry could never be served, and
+// copying it would be wasted (the engine's queue is written by nearly
+// every batch).
+func (s *Store) remember(k vkey, r *store.Record, at uint64) {
+	if !s.vers.unchangedKey(at, k) {
+		return
+	}
+	if r != nil {
+		r = written(r)
+	}
+	s.cache.put(k, r, at)
+}
+
 // cachedWrite is a record a write transaction left (nil: deleted).
 type cachedWrite struct {
 	k   vkey

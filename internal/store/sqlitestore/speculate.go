@@ -166,11 +166,7 @@ func (t *specTx) Get(scope store.Scope, kind, id string) (*store.Record, error) 
 		return nil, t.stop(err)
 	}
 	t.exists[k] = err == nil
-	if err == nil {
-		t.snap.s.cache.put(k, written(r), t.at)
-	} else {
-		t.snap.s.cache.put(k, nil, t.at)
-	}
+	t.snap.s.remember(k, r, t.at)
 	return r, err
 }
 

@@ -64,11 +64,8 @@ func (v *viewTx) Get(scope store.Scope, kind, id string) (*store.Record, error) 
 		return nil, err
 	}
 	r, err := t.Get(scope, kind, id)
-	switch {
-	case err == nil:
-		v.s.cache.put(k, written(r), v.at)
-	case errors.Is(err, store.ErrNotFound):
-		v.s.cache.put(k, nil, v.at)
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		v.s.remember(k, r, v.at)
 	}
 	return r, err
 }
@@ -100,7 +97,7 @@ func (v *viewTx) GetMany(scope store.Scope, kind string, ids []string) (map[stri
 		r := got[id]
 		if r != nil {
 			out[id] = r
-			v.s.cache.put(recordKey(scope, kind, id), written(r), v.at)
+			v.s.remember(recordKey(scope, kind, id), r, v.at)
 		}
 	}
 	return out, nil
@@ -122,7 +119,8 @@ func (v *viewTx) List(q store.ListQuery) ([]*store.Record, error) {
 		return nil, err
 	}
 	recs, err := t.List(q)
-	if err == nil {
+	// A result whose kind was written since at could never be served.
+	if err == nil && v.s.vers.unchangedKey(v.at, kindKey(q.Scope, q.Kind)) {
 		kept := make([]*store.Record, len(recs))
 		for i, r := range recs {
 			kept[i] = written(r)
@@ -142,7 +140,7 @@ func (v *viewTx) Count(scope store.Scope, kind, parent string) (int, error) {
 		return 0, err
 	}
 	n, err := t.Count(scope, kind, parent)
-	if err == nil {
+	if err == nil && v.s.vers.unchangedKey(v.at, kindKey(scope, kind)) {
 		v.s.queries.put(k, cachedQuery{n: n, at: v.at})
 	}
 	return n, err
