@@ -430,11 +430,7 @@ func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error
 			if err := json.Unmarshal(r.Body, &it); err != nil {
 				return err
 			}
-			it.Attempt++
-			// Each claim gets its own lease name: an item replaced while
-			// its handler runs (same ID, attempt counted afresh) must not
-			// look like the claim that handler holds.
-			it.Lease = fmt.Sprintf("%s.%d", e.worker, e.claims.Add(1))
+			e.take(&it)
 			it.Due = now.Add(e.opts.Lease)
 			b, err := json.Marshal(it)
 			if err != nil {
@@ -497,11 +493,10 @@ func (e *Engine) claimInMemory(ctx context.Context, limit int) ([]Item, time.Tim
 				if len(claimed) == limit {
 					return nil // more is due: the dispatcher comes back at once
 				}
-				it.Attempt++
+				e.take(&it)
 				if it.Attempt < 2 && it.Due.Before(e.started) {
 					it.Attempt = 2
 				}
-				it.Lease = fmt.Sprintf("%s.%d", e.worker, e.claims.Add(1))
 				claimed = append(claimed, it)
 			}
 			if len(recs) < n {
@@ -510,6 +505,15 @@ func (e *Engine) claimInMemory(ctx context.Context, limit int) ([]Item, time.Tim
 		}
 	})
 	return claimed, next, err
+}
+
+// take counts a claim of it as an attempt and names the claim. Each claim
+// gets a lease name of its own: an item replaced while its handler runs
+// (same ID, attempt counted afresh) must not look like the claim that
+// handler holds.
+func (e *Engine) take(it *Item) {
+	it.Attempt++
+	it.Lease = fmt.Sprintf("%s.%d", e.worker, e.claims.Add(1))
 }
 
 func (e *Engine) handle(ctx context.Context, it Item) {

@@ -95,9 +95,10 @@ type Store interface {
 	// nil. A record fn writes is safe from concurrent writers: SQLite runs
 	// write transactions one at a time, PostgreSQL at snapshot isolation,
 	// where a limit checked by counting records is not (docs/replicas.md).
-	// A store may run fn again when its transaction conflicted with
-	// another (PostgreSQL), so fn must have no effect outside the
-	// transaction but setting its results.
+	// A store may run fn more than once: again when its transaction
+	// conflicted with another (PostgreSQL), or first on a snapshot and
+	// then in the writer (SQLite, docs/decisions.md), so fn must have no
+	// effect outside the transaction but setting its results.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction. A store may run fn again
 	// (SQLite, when a record it answered from memory changed meanwhile),

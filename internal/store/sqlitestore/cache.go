@@ -93,18 +93,9 @@ func newRecordCache() *recordCache {
 		weigh: func(e cachedRecord) int { return recordWeight(e.rec) }, at: func(e cachedRecord) uint64 { return e.at }}}
 }
 
-// get returns the current record of k (nil when absent) if the cache
-// knows it: for speculations, which validate what they read anyway.
-func (c *recordCache) get(v *versions, k vkey) (*store.Record, bool) {
-	e, ok := c.b.get(k)
-	if !ok || !v.unchangedKey(e.at, k) {
-		return nil, false
-	}
-	if e.rec == nil {
-		return nil, true
-	}
-	return copyRecord(e.rec), true
-}
+// latest asks getAt for the record as it is now, whatever the reader's
+// batch: speculations take that, since they validate what they read.
+const latest = ^uint64(0)
 
 // getAt returns k's record as of batch at (nil when absent) if the cache
 // knows it: no write of k is recorded after the entry's batch or at.

@@ -127,7 +127,7 @@ func (t *specTx) known(k vkey) (bool, error) {
 	if e, ok := t.exists[k]; ok {
 		return e, nil
 	}
-	if r, ok := t.snap.s.cache.get(t.snap.s.vers, k); ok {
+	if r, ok := t.snap.s.cache.getAt(t.snap.s.vers, k, latest); ok {
 		t.reads[k] = struct{}{}
 		t.exists[k] = r != nil
 		return r != nil, nil
@@ -154,7 +154,7 @@ func (t *specTx) Get(scope store.Scope, kind, id string) (*store.Record, error) 
 		return copyRecord(r), nil
 	}
 	t.reads[k] = struct{}{}
-	if r, ok := t.snap.s.cache.get(t.snap.s.vers, k); ok {
+	if r, ok := t.snap.s.cache.getAt(t.snap.s.vers, k, latest); ok {
 		t.exists[k] = r != nil
 		if r == nil {
 			return nil, store.ErrNotFound
@@ -184,7 +184,7 @@ func (t *specTx) GetMany(scope store.Scope, kind string, ids []string) (map[stri
 			}
 			continue
 		}
-		if r, ok := t.snap.s.cache.get(t.snap.s.vers, k); ok {
+		if r, ok := t.snap.s.cache.getAt(t.snap.s.vers, k, latest); ok {
 			t.reads[k] = struct{}{}
 			t.exists[k] = r != nil
 			if r != nil {
