@@ -2,13 +2,16 @@ package imagebuilder
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/memo"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -151,7 +154,7 @@ func (s *Service) GetImage(ctx context.Context, scope store.Scope, in Doc) (Doc,
 	raw := str(in, "imageBuildVersionArn")
 	var out Doc
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		d, rec, err := s.resolveImage(tx, scope, raw, "imageBuildVersionArn")
+		d, rec, err := s.resolveImageWith(tx, scope, raw, "imageBuildVersionArn", loadShared)
 		if err != nil {
 			return err
 		}
@@ -160,8 +163,9 @@ func (s *Service) GetImage(ctx context.Context, scope store.Scope, in Doc) (Doc,
 		if rec != nil {
 			tags = rec.Tags
 		}
-		delete(d, "owner") // not a member of the model's Image
-		out = Doc{"image": withTags(d, tags), "latestVersionReferences": references(versionOf(str(d, "arn")), strings.Split(str(d, "version"), "/")[0], managed)}
+		img := withTags(d, tags) // a copy: d is shared
+		delete(img, "owner")     // not a member of the model's Image
+		out = Doc{"image": img, "latestVersionReferences": references(versionOf(str(d, "arn")), strings.Split(str(d, "version"), "/")[0], managed)}
 		return nil
 	})
 	return out, err
@@ -191,24 +195,76 @@ func (s *Service) ListImages(ctx context.Context, scope store.Scope, in Doc) (Do
 	default:
 		return Doc{"imageVersionList": items}, nil
 	}
-	docs, next, err := listLatest(ctx, s, scope, "ListImages", in, imageVersions, decodeDoc, func(d Doc) bool {
-		st := str(obj(d, "state"), "status")
-		return accept(d) && (st != "DEPRECATED" || boolean(in, "includeDeprecated")) && st != "DELETED"
+	filtered := len(list(in, "filters")) > 0
+	listed, next, err := listLatest(ctx, s, scope, "ListImages", in, imageVersions, decodeListedImage, func(l listedImage) bool {
+		if filtered && !accept(l.filterDoc()) {
+			return false
+		}
+		return (l.status != "DEPRECATED" || boolean(in, "includeDeprecated")) && l.status != "DELETED"
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range docs {
-		item := project(d, "name", "type", "platform", "osVersion", "owner", "dateCreated", "buildType", "imageSource")
-		item["arn"] = versionOf(str(d, "arn"))
-		item["version"] = strings.Split(str(d, "version"), "/")[0]
-		items = append(items, item)
+	versions := make([]ImageVersion, len(listed))
+	for i, l := range listed {
+		versions[i] = l.ImageVersion
 	}
-	out := Doc{"imageVersionList": items}
+	out := Doc{"imageVersionList": versions}
 	if next != "" {
 		out["nextToken"] = next
 	}
 	return out, nil
+}
+
+// ImageVersion is a listed image version, the model's ImageVersion.
+type ImageVersion struct {
+	ARN         string `json:"arn,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Type        string `json:"type,omitempty"`
+	Version     string `json:"version,omitempty"`
+	Platform    string `json:"platform,omitempty"`
+	OSVersion   string `json:"osVersion,omitempty"`
+	Owner       string `json:"owner,omitempty"`
+	DateCreated string `json:"dateCreated,omitempty"`
+	BuildType   string `json:"buildType,omitempty"`
+	ImageSource string `json:"imageSource,omitempty"`
+}
+
+// listedImage is what ListImages reads of an image build: its listed form
+// and its status.
+type listedImage struct {
+	ImageVersion
+	status string
+}
+
+// filterDoc gives the image filters the members they read.
+func (l listedImage) filterDoc() Doc {
+	return Doc{"name": l.Name, "osVersion": l.OSVersion, "platform": l.Platform, "type": l.Type, "version": l.Version}
+}
+
+// listedImages remembers what listings read of image builds (decoding the
+// whole image document was most of a ListImages page).
+var listedImages = memo.New(1<<20, func(b []byte) (listedImage, error) {
+	var d struct {
+		ImageVersion
+		State struct {
+			Status string `json:"status"`
+		} `json:"state"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		return listedImage{}, err
+	}
+	v := d.ImageVersion
+	v.ARN, v.Version = versionOf(v.ARN), strings.Split(v.Version, "/")[0]
+	return listedImage{ImageVersion: v, status: d.State.Status}, nil
+})
+
+func decodeListedImage(rec *store.Record) (listedImage, error) {
+	l, err := listedImages.Decode(rec.Body)
+	if err != nil {
+		return l, fmt.Errorf("imagebuilder: corrupt image %s: %w", rec.ID, err)
+	}
+	return l, nil
 }
 
 // listManagedImages lists the AWS-managed images: every version, or with

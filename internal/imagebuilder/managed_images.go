@@ -101,6 +101,13 @@ func parseImageRef(raw, field string) (imageRef, error) {
 // AWS-managed one: a build ARN exactly, a version or wildcard ARN as the
 // newest build of the newest matching version.
 func (s *Service) resolveImage(tx store.Tx, scope store.Scope, raw, field string) (Doc, *store.Record, error) {
+	return s.resolveImageWith(tx, scope, raw, field, loadDoc)
+}
+
+// resolveImageWith is resolveImage reading the image with load (loadShared
+// for readers that do not change it).
+func (s *Service) resolveImageWith(tx store.Tx, scope store.Scope, raw, field string,
+	load func(store.Tx, store.Scope, spec, string) (Doc, *store.Record, error)) (Doc, *store.Record, error) {
 	ref, err := parseImageRef(raw, field)
 	if err != nil {
 		return nil, nil, err
@@ -133,7 +140,7 @@ func (s *Service) resolveImage(tx store.Tx, scope store.Scope, raw, field string
 		}
 		target = latest
 	}
-	d, rec, err := loadDoc(tx, scope, specImage, target)
+	d, rec, err := load(tx, scope, specImage, target)
 	if fault.Is(err, fault.NotFound) {
 		return nil, nil, missing
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"time"
 
+	"github.com/slipway-dev/slipway/internal/memo"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -84,6 +85,34 @@ func loadDoc(tx store.Tx, scope store.Scope, sp spec, id string) (Doc, *store.Re
 func decodeDoc(rec *store.Record) (Doc, error) {
 	var d Doc
 	return d, decodeInto(rec, &d)
+}
+
+// sharedDocs remembers decoded documents for the read paths that only read
+// them (GetImage, ListImages); a shared document must not be changed.
+var sharedDocs = memo.New(4<<20, func(b []byte) (Doc, error) {
+	var d Doc
+	return d, json.Unmarshal(b, &d)
+})
+
+// decodeShared decodes a record's document, shared with other readers.
+func decodeShared(rec *store.Record) (Doc, error) {
+	d, err := sharedDocs.Decode(rec.Body)
+	if err != nil {
+		return nil, fmt.Errorf("imagebuilder: corrupt record %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	return d, nil
+}
+
+// loadShared is loadDoc for a reader that does not change the document.
+func loadShared(tx store.Tx, scope store.Scope, sp spec, id string) (Doc, *store.Record, error) {
+	rec, err := tx.Get(scope, sp.Kind, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, notFound(sp, id)
+	} else if err != nil {
+		return nil, nil, err
+	}
+	d, err := decodeShared(rec)
+	return d, rec, err
 }
 
 // project keeps the named members of d.

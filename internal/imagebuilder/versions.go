@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/arn"
+	"github.com/slipway-dev/slipway/internal/memo"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -33,6 +34,19 @@ type versionEntry struct {
 	Latest string `json:"latest"` // build-version ARN of the newest build
 }
 
+// versionEntries remembers decoded index records: every list page reads a
+// page of them.
+var versionEntries = memo.New(1<<20, func(b []byte) (versionEntry, error) {
+	var ve versionEntry
+	return ve, json.Unmarshal(b, &ve)
+})
+
+// latestOf reads an index record's newest build.
+func latestOf(rec *store.Record) (string, error) {
+	ve, err := versionEntries.Decode(rec.Body)
+	return ve.Latest, err
+}
+
 // setLatest records build as the newest build of versionARN.
 func (x versionIndex) setLatest(tx store.Tx, scope store.Scope, versionARN, sortKey, build string, now time.Time) error {
 	body, _ := json.Marshal(versionEntry{Latest: build})
@@ -50,8 +64,7 @@ func (x versionIndex) latest(tx store.Tx, scope store.Scope, versionARN string) 
 	if err != nil {
 		return "", err
 	}
-	var ve versionEntry
-	return ve.Latest, json.Unmarshal(rec.Body, &ve)
+	return latestOf(rec)
 }
 
 // dropBuild is called once a build of versionARN is deleted: the version
@@ -83,8 +96,7 @@ func (x versionIndex) newest(tx store.Tx, scope store.Scope, group string, patte
 		if !pattern.Matches(mustVersion(versions[i].ID[strings.LastIndexByte(versions[i].ID, '/')+1:])) {
 			continue
 		}
-		var ve versionEntry
-		return ve.Latest, json.Unmarshal(versions[i].Body, &ve)
+		return latestOf(versions[i])
 	}
 	return "", nil
 }
@@ -117,10 +129,9 @@ func listLatest[T any](ctx context.Context, s *Service, scope store.Scope, op st
 		prefetch := func(recs []*store.Record) error {
 			ids := make([]string, 0, len(recs))
 			for _, r := range recs {
-				var ve versionEntry
-				if json.Unmarshal(r.Body, &ve) == nil {
-					latest[r.ID] = ve.Latest
-					ids = append(ids, ve.Latest)
+				if l, err := latestOf(r); err == nil {
+					latest[r.ID] = l
+					ids = append(ids, l)
 				}
 			}
 			var err error

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/arn"
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/memo"
 	"github.com/slipway-dev/slipway/internal/pagetoken"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/wfdoc"
@@ -180,9 +181,19 @@ func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in Crea
 	})
 }
 
+// workflowBodies and listedWorkflows remember decoded workflow builds
+// (their values are shared: read-only).
+var (
+	workflowBodies = memo.New(2<<20, func(b []byte) (Workflow, error) {
+		var w Workflow
+		return w, json.Unmarshal(b, &w)
+	})
+	listedWorkflows = memo.New(1<<20, decodeListedBody)
+)
+
 func decodeWorkflow(rec *store.Record) (*Workflow, error) {
-	var w Workflow
-	if err := json.Unmarshal(rec.Body, &w); err != nil {
+	w, err := workflowBodies.Decode(rec.Body)
+	if err != nil {
 		return nil, fmt.Errorf("imagebuilder: corrupt workflow %s: %w", rec.ID, err)
 	}
 	w.Tags = rec.Tags
@@ -193,6 +204,15 @@ func decodeWorkflow(rec *store.Record) (*Workflow, error) {
 // passing over its document and parameters (decoding the document's text
 // was two fifths of a ListWorkflows page).
 func decodeWorkflowListed(rec *store.Record) (*Workflow, error) {
+	w, err := listedWorkflows.Decode(rec.Body)
+	if err != nil {
+		return nil, fmt.Errorf("imagebuilder: corrupt workflow %s: %w", rec.ID, err)
+	}
+	w.Tags = rec.Tags
+	return &w, nil
+}
+
+func decodeListedBody(b []byte) (Workflow, error) {
 	var w struct {
 		ARN               string    `json:"arn"`
 		Name              string    `json:"name"`
@@ -205,11 +225,9 @@ func decodeWorkflowListed(rec *store.Record) (*Workflow, error) {
 		KMSKeyID          string    `json:"kmsKeyId"`
 		DateCreated       time.Time `json:"dateCreated"`
 	}
-	if err := json.Unmarshal(rec.Body, &w); err != nil {
-		return nil, fmt.Errorf("imagebuilder: corrupt workflow %s: %w", rec.ID, err)
-	}
-	return &Workflow{ARN: w.ARN, Name: w.Name, Version: w.Version, Build: w.Build, Description: w.Description, ChangeDescription: w.ChangeDescription,
-		Type: w.Type, Owner: w.Owner, KMSKeyID: w.KMSKeyID, DateCreated: w.DateCreated, Tags: rec.Tags}, nil
+	err := json.Unmarshal(b, &w)
+	return Workflow{ARN: w.ARN, Name: w.Name, Version: w.Version, Build: w.Build, Description: w.Description, ChangeDescription: w.ChangeDescription,
+		Type: w.Type, Owner: w.Owner, KMSKeyID: w.KMSKeyID, DateCreated: w.DateCreated}, err
 }
 
 func getWorkflowRecord(tx store.Tx, scope store.Scope, buildARN string) (*Workflow, error) {

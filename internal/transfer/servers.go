@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway-dev/slipway/internal/fault"
 	"github.com/slipway-dev/slipway/internal/ids"
+	"github.com/slipway-dev/slipway/internal/memo"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -442,6 +443,23 @@ func (s *Service) readServer(tx store.Tx, scope store.Scope, id string) (*store.
 	return rec, &srv, nil
 }
 
+// serverBodies remembers decoded servers for descriptions and listings,
+// which only read them (shared values: copy before changing nested parts).
+var serverBodies = memo.New(2<<20, func(b []byte) (Server, error) {
+	var srv Server
+	return srv, json.Unmarshal(b, &srv)
+})
+
+// sharedServer decodes a server for a description or listing: a copy whose
+// nested settings are shared with other readers.
+func sharedServer(rec *store.Record) (*Server, error) {
+	srv, err := serverBodies.Decode(rec.Body)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: corrupt server %s: %w", rec.ID, err)
+	}
+	return &srv, nil
+}
+
 // countUsers fills in the server's user count, all a listing derives.
 func countUsers(tx store.Tx, rec *store.Record, srv *Server) error {
 	n, err := tx.Count(rec.Scope, kindUser, srv.ServerID)
@@ -474,11 +492,15 @@ func complete(tx store.Tx, rec *store.Record, srv *Server) error {
 func (s *Service) DescribeServer(ctx context.Context, scope store.Scope, id string) (*Server, error) {
 	var srv *Server
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		rec, cur, err := s.readServer(tx, scope, id)
-		if err != nil {
+		rec, err := tx.Get(scope, kindServer, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundServer(id)
+		} else if err != nil {
 			return err
 		}
-		srv = cur
+		if srv, err = sharedServer(rec); err != nil {
+			return err
+		}
 		return complete(tx, rec, srv)
 	})
 	return srv, err
@@ -509,13 +531,13 @@ func (s *Service) ListServers(ctx context.Context, scope store.Scope, maxResults
 		page.Servers = nil // the store may run this again
 		var err error
 		page.NextToken, err = s.listPage(tx, scope, "ListServers", "", kindServer, "", maxResults, nextToken, func(r *store.Record) error {
-			var srv Server
-			if err := json.Unmarshal(r.Body, &srv); err != nil {
-				return fmt.Errorf("transfer: corrupt server %s: %w", r.ID, err)
+			srv, err := sharedServer(r)
+			if err != nil {
+				return err
 			}
-			page.Servers = append(page.Servers, &srv)
+			page.Servers = append(page.Servers, srv)
 			// A listed server has no host key fingerprint or tags.
-			return countUsers(tx, r, &srv)
+			return countUsers(tx, r, srv)
 		})
 		return err
 	})

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/memo"
 	"github.com/slipway-dev/slipway/internal/store"
 )
 
@@ -248,9 +249,18 @@ func notFoundWorkflow(id string) error {
 	return fault.Missing("Workflow", id, "Unknown workflow")
 }
 
-func decodeWorkflow(rec *store.Record) (*Workflow, error) {
+// workflowBodies remembers decoded workflows for the read paths (shared
+// values: read-only).
+var workflowBodies = memo.New(2<<20, func(b []byte) (Workflow, error) {
 	var w Workflow
-	if err := json.Unmarshal(rec.Body, &w); err != nil {
+	return w, json.Unmarshal(b, &w)
+})
+
+// decodeWorkflow decodes a workflow for a reader: its steps are shared with
+// other readers and must not be changed.
+func decodeWorkflow(rec *store.Record) (*Workflow, error) {
+	w, err := workflowBodies.Decode(rec.Body)
+	if err != nil {
 		return nil, fmt.Errorf("transfer: corrupt workflow %s: %w", rec.ID, err)
 	}
 	w.Tags = tagList(rec.Tags)
