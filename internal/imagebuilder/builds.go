@@ -15,6 +15,7 @@ import (
 	"github.com/slipway-dev/slipway/internal/engine"
 	"github.com/slipway-dev/slipway/internal/events"
 	"github.com/slipway-dev/slipway/internal/fault"
+	"github.com/slipway-dev/slipway/internal/memo"
 	"github.com/slipway-dev/slipway/internal/store"
 	"github.com/slipway-dev/slipway/internal/wfdoc"
 )
@@ -452,6 +453,28 @@ func (s *Service) loadBuild(tx store.Tx, scope store.Scope, image string) (*buil
 	return &b, rec, err
 }
 
+// sharedBuilds remembers decoded builds: every step reads its build, which
+// changes only when an execution or stage ends.
+var sharedBuilds = memo.New(4<<20, func(b []byte) (build, error) {
+	var bd build
+	return bd, json.Unmarshal(b, &bd)
+})
+
+// readBuild is loadBuild for a step that only reads the build: its nested
+// members are shared with other readers and must not be changed (a step
+// that changes the build loads it with loadBuild).
+func readBuild(tx store.Tx, scope store.Scope, image string) (*build, error) {
+	rec, err := tx.Get(scope, kindBuild, image)
+	if err != nil {
+		return nil, err
+	}
+	b, err := sharedBuilds.Decode(rec.Body)
+	if err != nil {
+		return nil, fmt.Errorf("imagebuilder: corrupt record %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	return &b, nil
+}
+
 // setImageStatus updates the image's state.
 func setImageStatus(tx store.Tx, scope store.Scope, image, status, reason string, extra func(Doc), now time.Time) error {
 	d, rec, err := loadDoc(tx, scope, specImage, image)
@@ -477,20 +500,30 @@ func setImageStatus(tx store.Tx, scope store.Scope, image, status, reason string
 }
 
 func imageStatus(tx store.Tx, scope store.Scope, image string) (string, error) {
-	// Only the state is needed: decoding into a small struct skips building
-	// maps for the whole document (this runs on every step).
+	rec, err := tx.Get(scope, specImage.Kind, image)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", notFound(specImage, image)
+	} else if err != nil {
+		return "", err
+	}
+	status, err := imageStatuses.Decode(rec.Body)
+	if err != nil {
+		return "", fmt.Errorf("imagebuilder: corrupt record %s %s: %w", rec.Kind, rec.ID, err)
+	}
+	return status, nil
+}
+
+// imageStatuses remembers images' statuses: every step reads its image's,
+// and an image changes only at its stages' ends.
+var imageStatuses = memo.New(2<<20, func(b []byte) (string, error) {
 	var d struct {
 		State struct {
 			Status string `json:"status"`
 		} `json:"state"`
 	}
-	if _, err := getJSON(tx, scope, specImage.Kind, image, &d); errors.Is(err, store.ErrNotFound) {
-		return "", notFound(specImage, image)
-	} else if err != nil {
-		return "", err
-	}
-	return d.State.Status, nil
-}
+	err := json.Unmarshal(b, &d)
+	return d.State.Status, err
+})
 
 // advanceBuild moves a build to its next stage, starts workflows that may
 // run, or finishes the image.

@@ -187,13 +187,12 @@ func (s *Service) ListImages(ctx context.Context, scope store.Scope, in Doc) (Do
 	if err != nil {
 		return nil, err
 	}
-	items := []any{}
 	switch str(in, "owner") {
 	case "", "Self":
 	case ManagedOwnerName:
 		return s.listManagedImages(scope, in, accept)
 	default:
-		return Doc{"imageVersionList": items}, nil
+		return Doc{"imageVersionList": []ImageVersion{}}, nil
 	}
 	filtered := len(list(in, "filters")) > 0
 	listed, next, err := listLatest(ctx, s, scope, "ListImages", in, imageVersions, decodeListedImage, func(l listedImage) bool {
@@ -270,12 +269,21 @@ func decodeListedImage(rec *store.Record) (listedImage, error) {
 // listManagedImages lists the AWS-managed images: every version, or with
 // byName the newest of each image.
 func (s *Service) listManagedImages(scope store.Scope, in Doc, accept func(Doc) bool) (Doc, error) {
-	return s.pageManaged(scope, "ListImages", in, managedImageDocs(scope), accept, "imageVersionList", func(d Doc) Doc {
-		item := project(d, "name", "type", "platform", "osVersion", "owner", "dateCreated", "buildType", "imageSource")
-		item["arn"] = versionOf(str(d, "arn"))
-		item["version"] = strings.Split(str(d, "version"), "/")[0]
-		return item
-	})
+	out, err := s.pageManaged(scope, "ListImages", in, managedImageDocs(scope), accept, "imageVersionList", func(d Doc) Doc { return d })
+	if err != nil {
+		return nil, err
+	}
+	// The same typed items as an own listing.
+	docs := list(out, "imageVersionList")
+	versions := make([]ImageVersion, len(docs))
+	for i, raw := range docs {
+		d, _ := raw.(map[string]any)
+		versions[i] = ImageVersion{ARN: versionOf(str(d, "arn")), Name: str(d, "name"), Type: str(d, "type"), Version: strings.Split(str(d, "version"), "/")[0],
+			Platform: str(d, "platform"), OSVersion: str(d, "osVersion"), Owner: str(d, "owner"), DateCreated: str(d, "dateCreated"),
+			BuildType: str(d, "buildType"), ImageSource: str(d, "imageSource")}
+	}
+	out["imageVersionList"] = versions
+	return out, nil
 }
 
 // ListImageBuildVersions lists the builds of an image version.

@@ -31,8 +31,7 @@ type stepState struct {
 	srec        *store.Record
 	ex          *wfExec
 	xrec        *store.Record
-	b           *build
-	brec        *store.Record
+	b           *build // shared: read only (see readBuild)
 	docStep     wfdoc.Step
 	imageStatus string
 }
@@ -46,7 +45,7 @@ func (s *Service) loadStep(tx store.Tx, scope store.Scope, stepID string) (*step
 	if st.xrec, err = getJSON(tx, scope, kindWfExec, st.step.Exec, st.ex); err != nil {
 		return nil, err
 	}
-	if st.b, st.brec, err = s.loadBuild(tx, scope, st.step.Image); err != nil {
+	if st.b, err = readBuild(tx, scope, st.step.Image); err != nil {
 		return nil, err
 	}
 	if st.imageStatus, err = imageStatus(tx, scope, st.step.Image); err != nil {
@@ -227,20 +226,26 @@ func (s *Service) advanceExec(tx store.Tx, scope store.Scope, st *stepState, now
 	if err != nil {
 		return err
 	}
-	look := st.b.lookup(ex)
+	// The workflow's outputs become build variables: the build is loaded
+	// afresh to change it (st.b is shared).
+	b, brec, err := s.loadBuild(tx, scope, st.step.Image)
+	if err != nil {
+		return err
+	}
+	look := b.lookup(ex)
 	for _, o := range doc.Outputs {
 		v, err := look(o.Value)
 		if err != nil && !strings.HasPrefix(o.Value, "$") {
 			v, err = o.Value, nil
 		}
 		if err == nil {
-			st.b.Vars[o.Name] = v
+			b.Vars[o.Name] = v
 		}
 	}
 	if err := st.save(tx, now); err != nil {
 		return err
 	}
-	if err := putJSON(tx, st.brec, st.b, now); err != nil {
+	if err := putJSON(tx, brec, b, now); err != nil {
 		return err
 	}
 	return s.execFinished(tx, scope, ex, now)

@@ -56,9 +56,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	var builds []any
 	if imgs, err := s.IB.ListImages(ctx, sc, doc{"maxResults": float64(25), "includeDeprecated": true}); err == nil {
-		for _, raw := range list(imgs, "imageVersionList") {
-			v, _ := raw.(map[string]any)
-			bv, err := s.IB.ListImageBuildVersions(ctx, sc, doc{"imageVersionArn": str(v, "arn"), "maxResults": float64(25)})
+		versions, _ := imgs["imageVersionList"].([]imagebuilder.ImageVersion)
+		for _, v := range versions {
+			bv, err := s.IB.ListImageBuildVersions(ctx, sc, doc{"imageVersionArn": v.ARN, "maxResults": float64(25)})
 			if err == nil {
 				builds = append(builds, list(bv, "imageSummaryList")...)
 			}
