@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/awsmodel"
@@ -164,6 +165,14 @@ func NewServer(v *sigv4.Verifier, log *slog.Logger, services ...*Service) *Serve
 // NewRequestID returns a random UUID (version 4), as AWS request IDs are.
 func NewRequestID() string { return ids.UUID() }
 
+// responseBuffers keeps response bodies' buffers between requests: growing
+// a new one to a list page's size was a tenth of the page's allocations.
+var responseBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledResponse bounds the buffers kept: a rare large response does not
+// pin its buffer.
+const maxPooledResponse = 64 << 10
+
 // ServeHTTP implements http.Handler.
 func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -227,10 +236,15 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			doc["requestId"] = call.RequestID
 		}
 	}
-	b, err := appendJSON(nil, out)
+	bp := responseBuffers.Get().(*[]byte)
+	defer func() { responseBuffers.Put(bp) }()
+	b, err := appendJSON((*bp)[:0], out)
 	if err != nil {
 		srv.fail(w, r, &call, op, json11, err, start)
 		return
+	}
+	if cap(b) <= maxPooledResponse {
+		*bp = b
 	}
 	if srv.CheckResponses != nil {
 		if problems := svc.Model.CheckOutput(op.Name, b); len(problems) > 0 {

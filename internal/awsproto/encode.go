@@ -1,6 +1,7 @@
 package awsproto
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"slices"
@@ -69,11 +70,18 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	}
-	enc, err := json.Marshal(v)
-	if err != nil {
+	return marshalInto(b, v)
+}
+
+// marshalInto appends v as json.Marshal encodes it, without Marshal's own
+// copy of the result (a list page is kilobytes).
+func marshalInto(b []byte, v any) ([]byte, error) {
+	buf := bytes.NewBuffer(b)
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
 		return nil, err
 	}
-	return append(b, enc...), nil
+	out := buf.Bytes()
+	return out[:len(out)-1], nil // Encode ends with a newline
 }
 
 // appendString writes s quoted when it needs no escaping (printable ASCII
