@@ -115,7 +115,7 @@ func (h *handlers) listWorkflows(ctx context.Context, in *listWorkflowsInput) (*
 	if err != nil {
 		return nil, err
 	}
-	out := &listWorkflowsOutput{WorkflowVersionList: []workflowVersion{}, NextToken: page.NextToken}
+	out := &listWorkflowsOutput{WorkflowVersionList: make([]workflowVersion, 0, len(page.Workflows)), NextToken: page.NextToken}
 	for _, w := range page.Workflows {
 		out.WorkflowVersionList = append(out.WorkflowVersionList, workflowVersion{
 			Arn: w.VersionARN(), Name: w.Name, Version: w.Version, Description: w.Description, Type: w.Type, Owner: w.Owner,
