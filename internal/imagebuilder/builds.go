@@ -455,7 +455,7 @@ func (s *Service) loadBuild(tx store.Tx, scope store.Scope, image string) (*buil
 
 // sharedBuilds remembers decoded builds: every step reads its build, which
 // changes only when an execution or stage ends.
-var sharedBuilds = memo.New(4<<20, func(b []byte) (build, error) {
+var sharedBuilds = memo.New(2<<20, func(b []byte) (build, error) {
 	var bd build
 	return bd, json.Unmarshal(b, &bd)
 })
@@ -515,7 +515,7 @@ func imageStatus(tx store.Tx, scope store.Scope, image string) (string, error) {
 
 // imageStatuses remembers images' statuses: every step reads its image's,
 // and an image changes only at its stages' ends.
-var imageStatuses = memo.New(2<<20, func(b []byte) (string, error) {
+var imageStatuses = memo.New(1<<20, func(b []byte) (string, error) {
 	var d struct {
 		State struct {
 			Status string `json:"status"`

@@ -243,7 +243,7 @@ func (l listedImage) filterDoc() Doc {
 
 // listedImages remembers what listings read of image builds (decoding the
 // whole image document was most of a ListImages page).
-var listedImages = memo.New(1<<20, func(b []byte) (listedImage, error) {
+var listedImages = memo.New(512<<10, func(b []byte) (listedImage, error) {
 	var d struct {
 		ImageVersion
 		State struct {

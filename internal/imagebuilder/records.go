@@ -89,7 +89,7 @@ func decodeDoc(rec *store.Record) (Doc, error) {
 
 // sharedDocs remembers decoded documents for the read paths that only read
 // them (GetImage, ListImages); a shared document must not be changed.
-var sharedDocs = memo.New(4<<20, func(b []byte) (Doc, error) {
+var sharedDocs = memo.New(1<<20, func(b []byte) (Doc, error) {
 	var d Doc
 	return d, json.Unmarshal(b, &d)
 })

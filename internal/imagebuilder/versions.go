@@ -36,7 +36,7 @@ type versionEntry struct {
 
 // versionEntries remembers decoded index records: every list page reads a
 // page of them.
-var versionEntries = memo.New(1<<20, func(b []byte) (versionEntry, error) {
+var versionEntries = memo.New(256<<10, func(b []byte) (versionEntry, error) {
 	var ve versionEntry
 	return ve, json.Unmarshal(b, &ve)
 })

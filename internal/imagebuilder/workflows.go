@@ -184,11 +184,11 @@ func (s *Service) CreateWorkflow(ctx context.Context, scope store.Scope, in Crea
 // workflowBodies and listedWorkflows remember decoded workflow builds
 // (their values are shared: read-only).
 var (
-	workflowBodies = memo.New(2<<20, func(b []byte) (Workflow, error) {
+	workflowBodies = memo.New(1<<20, func(b []byte) (Workflow, error) {
 		var w Workflow
 		return w, json.Unmarshal(b, &w)
 	})
-	listedWorkflows = memo.New(1<<20, decodeListedBody)
+	listedWorkflows = memo.New(512<<10, decodeListedBody)
 )
 
 func decodeWorkflow(rec *store.Record) (*Workflow, error) {

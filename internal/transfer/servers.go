@@ -445,7 +445,7 @@ func (s *Service) readServer(tx store.Tx, scope store.Scope, id string) (*store.
 
 // serverBodies remembers decoded servers for descriptions and listings,
 // which only read them (shared values: copy before changing nested parts).
-var serverBodies = memo.New(2<<20, func(b []byte) (Server, error) {
+var serverBodies = memo.New(1<<20, func(b []byte) (Server, error) {
 	var srv Server
 	return srv, json.Unmarshal(b, &srv)
 })

@@ -251,7 +251,7 @@ func notFoundWorkflow(id string) error {
 
 // workflowBodies remembers decoded workflows for the read paths (shared
 // values: read-only).
-var workflowBodies = memo.New(2<<20, func(b []byte) (Workflow, error) {
+var workflowBodies = memo.New(1<<20, func(b []byte) (Workflow, error) {
 	var w Workflow
 	return w, json.Unmarshal(b, &w)
 })
