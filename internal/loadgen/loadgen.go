@@ -1,8 +1,11 @@
 // Package loadgen measures Slipway's request path: start-up time, idle
 // memory, and throughput and latency of signed requests replayed by many
 // connections, side by side with a bare net/http server returning a fixed
-// body. Requests are signed once and replayed, so the client's cost is the
-// same for both targets. All traffic stays on loopback.
+// body and, for each request, a body of the size Slipway answers it with
+// (a 25-item list page is kilobytes, and writing and reading them is part
+// of what the two cores share). Requests are signed once and replayed, so
+// the client's cost is the same for every target. All traffic stays on
+// loopback.
 package loadgen
 
 import (
@@ -127,6 +130,19 @@ type request struct {
 	path   string
 	header http.Header
 	body   []byte
+	// answer is how many bytes Slipway answers it with: the same-size
+	// baseline answers that many.
+	answer int
+}
+
+// sizeHeader asks the baseline for a body of that many bytes.
+const sizeHeader = "X-Baseline-Body-Bytes"
+
+// sameSize is r for the same-size baseline.
+func (r request) sameSize() request {
+	r.header = r.header.Clone()
+	r.header.Set(sizeHeader, strconv.Itoa(r.answer))
+	return r
 }
 
 func sign(addr, service, method, path string, header map[string]string, body string) (request, error) {
@@ -287,9 +303,11 @@ func Run(cfg Config) ([]Result, error) {
 			return nil, err
 		}
 		r.name = spec.name
-		if code, b, err := send(client, slip.addr, r); err != nil || code != 200 {
+		code, b, err := send(client, slip.addr, r)
+		if err != nil || code != 200 {
 			return nil, fmt.Errorf("%s: %d %s %v", spec.name, code, b, err)
 		}
+		r.answer = len(b)
 		reqs = append(reqs, r)
 	}
 
@@ -301,8 +319,11 @@ func Run(cfg Config) ([]Result, error) {
 
 	var results []Result
 	for _, r := range reqs {
-		for _, target := range []struct{ name, addr string }{{"baseline", base.addr}, {"slipway", slip.addr}} {
-			res := hammer(target.addr, r, cfg)
+		for _, target := range []struct {
+			name, addr string
+			req        request
+		}{{"baseline", base.addr, r}, {"baseline, same size", base.addr, r.sameSize()}, {"slipway", slip.addr, r}} {
+			res := hammer(target.addr, target.req, cfg)
 			res.Target = target.name
 			results = append(results, res)
 		}
@@ -311,14 +332,19 @@ func Run(cfg Config) ([]Result, error) {
 
 	fmt.Fprintf(out, "start-up to first answered request: %s\n", startup.Round(100*time.Microsecond))
 	fmt.Fprintf(out, "idle RSS: %.1f MiB; RSS after load: %.1f MiB\n\n", float64(idle)/(1<<20), float64(loaded)/(1<<20))
-	fmt.Fprintf(out, "| request | target | requests | errors | req/s | p50 | p99 | slipway/baseline req/s |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(out, "| request | target | bytes | requests | errors | req/s | p50 | p99 | slipway/baseline | slipway/same-size baseline |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, r := range results {
-		ratio := ""
-		if r.Target == "slipway" {
-			ratio = fmt.Sprintf("%.2f", r.RPS()/results[i-1].RPS())
+		bytes, ratio, same := strconv.Itoa(len(fixedBody)), "", ""
+		switch r.Target {
+		case "slipway", "baseline, same size":
+			bytes = strconv.Itoa(reqs[i/3].answer)
 		}
-		fmt.Fprintf(out, "| %s | %s | %d | %d | %.0f | %s | %s | %s |\n", r.Request, r.Target, r.Requests, r.Errors, r.RPS(),
-			r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), ratio)
+		if r.Target == "slipway" {
+			ratio = fmt.Sprintf("%.2f", r.RPS()/results[i-2].RPS())
+			same = fmt.Sprintf("%.2f", r.RPS()/results[i-1].RPS())
+		}
+		fmt.Fprintf(out, "| %s | %s | %s | %d | %d | %.0f | %s | %s | %s | %s |\n", r.Request, r.Target, bytes, r.Requests, r.Errors, r.RPS(),
+			r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), ratio, same)
 	}
 	return results, nil
 }
@@ -368,12 +394,24 @@ func hammer(addr string, r request, cfg Config) Result {
 	return res
 }
 
-// ServeBaseline serves a fixed JSON body on addr and logs its address the
-// way slipway serve does. It is the comparison point for Run.
+// fixedBody is what the baseline answers unless asked for a size.
+var fixedBody = []byte(`{"workflowVersionList":[],"requestId":"00000000-0000-0000-0000-000000000000"}`)
+
+// ServeBaseline serves a fixed JSON body on addr (or, when a request asks
+// with sizeHeader, one of that many bytes) and logs its address the way
+// slipway serve does. It is the comparison point for Run.
 func ServeBaseline(addr string) error {
-	body := []byte(`{"workflowVersionList":[],"requestId":"00000000-0000-0000-0000-000000000000"}`)
+	var sized sync.Map // size -> body, made once per size
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		body := fixedBody
+		if n, err := strconv.Atoi(r.Header.Get(sizeHeader)); err == nil && n > len(`{"pad":""}`) && n <= 1<<20 {
+			b, ok := sized.Load(n)
+			if !ok {
+				b, _ = sized.LoadOrStore(n, []byte(`{"pad":"`+strings.Repeat("x", n-len(`{"pad":""}`))+`"}`))
+			}
+			body = b.([]byte)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
