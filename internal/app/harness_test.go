@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/imagebuilder"
@@ -38,6 +39,25 @@ type server struct {
 	URL  string
 	app  *App
 	once sync.Once
+
+	// transports of the clients made through this server, closed before it
+	// shuts down: a connection a client dialled but never used (its
+	// transport sent the request on another) is new to the server, which
+	// waits five seconds before it counts such a connection as idle.
+	mu         sync.Mutex
+	transports []*http.Transport
+}
+
+// config is o's configuration with an HTTP client whose idle connections
+// are closed when the server stops.
+func (s *server) config(o clientOpts) aws.Config {
+	cfg := o.config()
+	tr := awshttp.NewBuildableClient().GetTransport()
+	s.mu.Lock()
+	s.transports = append(s.transports, tr)
+	s.mu.Unlock()
+	cfg.HTTPClient = &http.Client{Transport: tr}
+	return cfg
 }
 
 // start runs Slipway on 127.0.0.1:0. dir "" means in memory. The server is
@@ -128,6 +148,11 @@ func startApp(t testing.TB, a *App) *server {
 func (s *server) stop(t testing.TB) {
 	t.Helper()
 	s.once.Do(func() {
+		s.mu.Lock()
+		for _, tr := range s.transports {
+			tr.CloseIdleConnections()
+		}
+		s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := s.app.Shutdown(ctx); err != nil {
@@ -170,11 +195,11 @@ func clientRetryer() aws.Retryer {
 }
 
 func (s *server) ib(o clientOpts) *imagebuilder.Client {
-	return imagebuilder.NewFromConfig(o.config(), func(op *imagebuilder.Options) { op.BaseEndpoint = aws.String(s.URL) })
+	return imagebuilder.NewFromConfig(s.config(o), func(op *imagebuilder.Options) { op.BaseEndpoint = aws.String(s.URL) })
 }
 
 func (s *server) tf(o clientOpts) *transfer.Client {
-	return transfer.NewFromConfig(o.config(), func(op *transfer.Options) { op.BaseEndpoint = aws.String(s.URL) })
+	return transfer.NewFromConfig(s.config(o), func(op *transfer.Options) { op.BaseEndpoint = aws.String(s.URL) })
 }
 
 // apiError asserts err is an AWS API error with the code and returns it.

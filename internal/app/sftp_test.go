@@ -27,7 +27,7 @@ import (
 )
 
 func (s *server) s3(o clientOpts) *s3.Client {
-	return s3.NewFromConfig(o.config(), func(op *s3.Options) {
+	return s3.NewFromConfig(s.config(o), func(op *s3.Options) {
 		op.BaseEndpoint = aws.String(s.URL)
 		op.UsePathStyle = true
 	})
