@@ -61,8 +61,39 @@ func New(st store.Store, tokens *pagetoken.Codec, now func() time.Time) *Service
 // FormatTime renders a time the way Image Builder's DateTime strings are:
 // ISO 8601 UTC with milliseconds.
 func FormatTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(timeLayout)
+	}
+	hour, min, sec := t.Clock()
+	// By hand: every listed item formats its dates, and time.Format's
+	// layout interpretation was a tenth of a ListWorkflows page.
+	var b [24]byte
+	digits := func(at, n, v int) {
+		for i := at + n - 1; i >= at; i-- {
+			b[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	digits(0, 4, year)
+	b[4] = '-'
+	digits(5, 2, int(month))
+	b[7] = '-'
+	digits(8, 2, day)
+	b[10] = 'T'
+	digits(11, 2, hour)
+	b[13] = ':'
+	digits(14, 2, min)
+	b[16] = ':'
+	digits(17, 2, sec)
+	b[19] = '.'
+	digits(20, 3, t.Nanosecond()/1e6)
+	b[23] = 'Z'
+	return string(b[:])
 }
+
+const timeLayout = "2006-01-02T15:04:05.000Z"
 
 // fingerprint identifies a request's parameters for idempotency checks.
 func fingerprint(v any) string {

@@ -69,6 +69,7 @@ type Tx interface {
 	Get(scope Scope, kind, id string) (*Record, error)
 	// GetMany reads the records of kind among ids in one statement and
 	// returns those that exist, by ID (a page of 25 is one round trip).
+	// The records are read-only: a store may share them with its cache.
 	GetMany(scope Scope, kind string, ids []string) (map[string]*Record, error)
 	// Insert fails with ErrExists if the ID or the SortKey is taken.
 	Insert(r *Record) error

@@ -98,16 +98,14 @@ func newRecordCache() *recordCache {
 const latest = ^uint64(0)
 
 // getAt returns k's record as of batch at (nil when absent) if the cache
-// knows it: no write of k is recorded after the entry's batch or at.
+// knows it: no write of k is recorded after the entry's batch or at. The
+// record is the cache's: callers that hand it on copy it.
 func (c *recordCache) getAt(v *versions, k vkey, at uint64) (*store.Record, bool) {
 	e, ok := c.b.get(k)
 	if !ok || !v.unchangedKey(min(at, e.at), k) {
 		return nil, false
 	}
-	if e.rec == nil {
-		return nil, true
-	}
-	return copyRecord(e.rec), true
+	return e.rec, true
 }
 
 // put remembers rec (nil: absent) as k's record as of batch at. rec must

@@ -159,7 +159,7 @@ func (t *specTx) Get(scope store.Scope, kind, id string) (*store.Record, error) 
 		if r == nil {
 			return nil, store.ErrNotFound
 		}
-		return r, nil
+		return copyRecord(r), nil
 	}
 	r, err := t.snap.Get(scope, kind, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -116,6 +116,25 @@ func (v *versions) unchanged(snap uint64, reads map[vkey]struct{}) bool {
 	return true
 }
 
+// unchangedAll is unchanged for a list of keys.
+func (v *versions) unchangedAll(snap uint64, keys []vkey) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if snap+1 < v.prevStart {
+		return false
+	}
+	for _, k := range keys {
+		if n, ok := v.cur[k]; ok && n > snap {
+			return false
+		} else if !ok {
+			if n, ok := v.prev[k]; ok && n > snap {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // unchangedKey is unchanged for one key.
 func (v *versions) unchangedKey(snap uint64, k vkey) bool {
 	v.mu.Lock()

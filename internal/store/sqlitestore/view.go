@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/slipway-dev/slipway/internal/store"
 )
@@ -15,16 +16,17 @@ import (
 // is served only if versions shows no write of it after the batch the view
 // started at (at) nor after the entry's own batch, so it is the record as
 // of at. The SQL snapshot starts later and may see later batches, so when
-// the function is done the served keys are checked again: still unwritten
-// since at, they are as of the SQL snapshot too; otherwise the function
-// runs again on SQL alone.
+// the function is done, if it opened one, the served keys are checked
+// again: still unwritten since at, they are as of the SQL snapshot too;
+// otherwise the function runs again on SQL alone. A view answered wholly
+// from memory needs no second check: every entry was as of at when read.
 type viewTx struct {
 	ctx    context.Context
 	s      *Store
 	at     uint64
 	t      *tx // nil until needed
 	err    error
-	served map[vkey]struct{}
+	served []vkey // checked again only if the SQL snapshot opens
 }
 
 func (v *viewTx) sql() (*tx, error) {
@@ -39,14 +41,21 @@ func (v *viewTx) sql() (*tx, error) {
 	return v.t, v.err
 }
 
-// cached returns k's record from the cache if it is the one as of v.at.
+// cached returns a copy of k's record from the cache if it is the one as
+// of v.at.
 func (v *viewTx) cached(k vkey) (*store.Record, bool) {
+	r, ok := v.shared(k)
+	if ok && r != nil {
+		r = copyRecord(r)
+	}
+	return r, ok
+}
+
+// shared is cached without the copy: the record is the cache's own.
+func (v *viewTx) shared(k vkey) (*store.Record, bool) {
 	r, ok := v.s.cache.getAt(v.s.vers, k, v.at)
 	if ok {
-		if v.served == nil {
-			v.served = map[vkey]struct{}{}
-		}
-		v.served[k] = struct{}{}
+		v.served = append(v.served, k)
 	}
 	return r, ok
 }
@@ -71,10 +80,10 @@ func (v *viewTx) Get(scope store.Scope, kind, id string) (*store.Record, error) 
 }
 
 func (v *viewTx) GetMany(scope store.Scope, kind string, ids []string) (map[string]*store.Record, error) {
-	out := map[string]*store.Record{}
+	out := make(map[string]*store.Record, len(ids))
 	var ask []string
 	for _, id := range ids {
-		if r, ok := v.cached(recordKey(scope, kind, id)); ok {
+		if r, ok := v.shared(recordKey(scope, kind, id)); ok {
 			if r != nil {
 				out[id] = r
 			}
@@ -151,10 +160,7 @@ func (v *viewTx) Count(scope store.Scope, kind, parent string) (int, error) {
 func (v *viewTx) query(k queryKey) (cachedQuery, bool) {
 	e, ok := v.s.queries.getAt(v.s.vers, k, v.at)
 	if ok {
-		if v.served == nil {
-			v.served = map[vkey]struct{}{}
-		}
-		v.served[kindKey(k.q.Scope, k.q.Kind)] = struct{}{}
+		v.served = append(v.served, kindKey(k.q.Scope, k.q.Kind))
 	}
 	return e, ok
 }
@@ -185,17 +191,29 @@ func (v *viewTx) PutIdempotency(*store.IdempotencyRecord) error { return errRead
 func (v *viewTx) PutMeta(string, []byte) error                  { return errReadOnly }
 func (v *viewTx) Notify(string)                                 {}
 
+// servedLists keeps views' lists of served keys between views: a list page
+// serves fifty, and growing a new list each time was a tenth of a page's
+// allocations. A list never leaves its view.
+var servedLists = sync.Pool{New: func() any { l := make([]vkey, 0, 64); return &l }}
+
 // view runs fn in a viewTx, and again without the cache when a record it
 // served was written meanwhile.
 func (s *Store) view(ctx context.Context, fn func(store.Tx) error) error {
-	v := &viewTx{ctx: ctx, s: s, at: s.vers.committed.Load()}
+	sp := servedLists.Get().(*[]vkey)
+	v := &viewTx{ctx: ctx, s: s, at: s.vers.committed.Load(), served: (*sp)[:0]}
+	defer func() {
+		if cap(v.served) <= 1024 {
+			*sp = v.served[:0]
+			servedLists.Put(sp)
+		}
+	}()
 	err := fn(v)
 	if v.t != nil {
 		if cerr := v.t.q.Rollback(); cerr != nil && err == nil && !errors.Is(cerr, sql.ErrTxDone) {
 			err = cerr
 		}
 	}
-	if v.served != nil && !s.vers.unchanged(v.at, v.served) {
+	if v.t != nil && len(v.served) > 0 && !s.vers.unchangedAll(v.at, v.served) {
 		return s.run(ctx, s.reader, s.reader != s.writer, fn)
 	}
 	return err
