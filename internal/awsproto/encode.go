@@ -70,7 +70,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	}
-	return marshalInto(b, v)
+	return appendTyped(b, v)
 }
 
 // marshalInto appends v as json.Marshal encodes it, without Marshal's own

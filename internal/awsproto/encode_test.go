@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 )
 
@@ -46,4 +47,58 @@ func FuzzAppendJSON(f *testing.F) {
 		}
 		sameAsEncodingJSON(t, v)
 	})
+}
+
+type typedItem struct {
+	Name     string            `json:"name"`
+	Opt      string            `json:"opt,omitempty"`
+	Count    int               `json:"count,omitempty"`
+	Flag     bool              `json:"flag"`
+	Ptr      *string           `json:"ptr,omitempty"`
+	List     []string          `json:"list"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	Any      any               `json:"any,omitempty"`
+	Next     *typedItem        `json:"next,omitempty"`
+	Skipped  string            `json:"-"`
+	NoTag    uint16
+	private  string
+	Children []typedItem `json:"children,omitempty"`
+}
+
+type typedWithTime struct {
+	When json.RawMessage `json:"when"`
+	N    float64         `json:"n"`
+}
+
+type typedEmbedded struct {
+	typedItem
+	Extra string `json:"extra"`
+}
+
+// TestAppendTyped: typed values, those the typed encoders write and those
+// left to encoding/json, come out as encoding/json writes them.
+func TestAppendTyped(t *testing.T) {
+	t.Parallel()
+	s := "<p>"
+	full := typedItem{Name: "a\"b", Opt: "x", Count: -3, Flag: true, Ptr: &s, List: []string{"ü", ""}, Tags: map[string]string{"z": "1", "a": "&"},
+		Any: map[string]any{"k": []any{1.0, "v"}}, Next: &typedItem{Name: "n"}, Skipped: "no", NoTag: 7, private: "p",
+		Children: []typedItem{{Name: "c", List: []string{}}}}
+	for _, v := range []any{
+		typedItem{}, full, &full, []typedItem{full, {}}, []*typedItem{nil, &full}, map[string]any{"items": []typedItem{full}},
+		typedWithTime{When: json.RawMessage(`"2026"`), N: 1.5}, typedEmbedded{typedItem: full, Extra: "e"}, []byte("bytes"),
+		struct {
+			A int `json:"a,string"`
+		}{4},
+	} {
+		sameAsEncodingJSON(t, v)
+	}
+	// The wire types' kind is written by the typed encoders, the rest is not.
+	for _, c := range []struct {
+		v     any
+		typed bool
+	}{{typedItem{}, true}, {&typedItem{}, true}, {typedWithTime{}, false}, {typedEmbedded{}, false}} {
+		if got := buildEncoder(reflect.TypeOf(c.v)).(*typeEncoder).fn != nil; got != c.typed {
+			t.Errorf("%T written by typed encoders: %v, want %v", c.v, got, c.typed)
+		}
+	}
 }

@@ -118,8 +118,9 @@ func listLatest[T any](ctx context.Context, s *Service, scope store.Scope, op st
 	var keys []string // the index sort key of each item
 	more := false
 	err = s.store.View(ctx, func(tx store.Tx) error {
-		items, keys, more = nil, nil, false // the store may run this again
-		batch := max + 1                    // a page and the one that tells there is more
+		// The store may run this again; a page's items are sized once.
+		items, keys, more = make([]T, 0, min(max, 100)), make([]string, 0, min(max, 100)), false
+		batch := max + 1 // a page and the one that tells there is more
 		if byName {
 			batch = 100 // several versions fold into one item
 		}

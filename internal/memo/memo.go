@@ -11,22 +11,14 @@
 package memo
 
 import (
-	"flag"
 	"reflect"
 	"sync"
-	"testing"
+
+	"github.com/slipway-dev/slipway/internal/selfcheck"
 )
 
-// checking verifies hits against a fresh decode: on under `go test`,
-// unless benchmarks were asked for (they would measure two decodes instead
-// of none). Flags are parsed by then: it is first read at a hit.
-var checking = sync.OnceValue(func() bool {
-	if !testing.Testing() {
-		return false
-	}
-	f := flag.Lookup("test.bench")
-	return f == nil || f.Value.String() == ""
-})
+// checking verifies hits against a fresh decode (selfcheck: under go test).
+var checking = selfcheck.On
 
 // Decoder decodes bytes into T, remembering results within a byte budget.
 type Decoder[T any] struct {
