@@ -131,6 +131,7 @@ func serve(args []string) error {
 			return err
 		}
 	}
+	app.TuneGC()
 	start := time.Now()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -14,6 +14,7 @@ import (
 // (printed on stdout) until it is killed.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("SLIPWAY_TEST_CHILD"); dir != "" {
+		TuneGC() // a server process, as slipway serve is
 		delay, _ := time.ParseDuration(os.Getenv("SLIPWAY_TEST_STEP_DELAY"))
 		lease, _ := time.ParseDuration(os.Getenv("SLIPWAY_TEST_ENGINE_LEASE"))
 		cfg := Config{DataDir: dir, StepDelay: delay, LambdaEndpoint: os.Getenv("SLIPWAY_TEST_LAMBDA"),
