@@ -2,16 +2,19 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	tf "github.com/aws/aws-sdk-go-v2/service/transfer"
 	tftypes "github.com/aws/aws-sdk-go-v2/service/transfer/types"
 	"golang.org/x/crypto/ssh"
@@ -197,5 +200,70 @@ func BenchmarkWaitingExecutions(b *testing.B) {
 		b.ReportMetric(float64(size)/n, "store-bytes/exec")
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "execs-started-and-waiting/s")
 		b.StartTimer()
+	}
+}
+
+// BenchmarkConcurrentExecutions starts N Transfer executions at once
+// (through the upload hook, as a finished upload starts them, so the
+// SFTP sessions' own latency is not what is measured), each a COPY and a
+// TAG of its own uploaded object, and reports workflow steps per second
+// until all have ended: the engine's rate for Transfer's handlers.
+func BenchmarkConcurrentExecutions(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("executions=%d", n), func(b *testing.B) {
+			s, c := benchApp(b, Config{})
+			wf := createWorkflow(b, c, []tftypes.WorkflowStep{
+				{Type: tftypes.WorkflowStepTypeCopy, CopyStepDetails: &tftypes.CopyStepDetails{Name: aws.String("copy"), OverwriteExisting: tftypes.OverwriteExistingTrue,
+					DestinationFileLocation: s3Dest("drop", "copies/")}},
+				tagStep("tag", "done", "yes"),
+			}, nil)
+			srv := createServer(b, c, &tf.CreateServerInput{WorkflowDetails: onUpload(wf)})
+			s3c := s.s3(opts("us-east-1"))
+			scope := store.Scope{Account: DefaultAccount, Region: "us-east-1"}
+			ctx := context.Background()
+			steps, round := 0, 0
+			var elapsed time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				uploads := make([]transfer.Upload, n)
+				for i := range uploads {
+					key := fmt.Sprintf("in/r%05d-f%05d", round, i)
+					out, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("drop"), Key: aws.String(key), Body: strings.NewReader("payload of " + key)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					uploads[i] = transfer.Upload{Scope: scope, ServerID: srv, UserName: "bencher", SessionID: "0123456789abcdef",
+						File: transfer.File{Domain: transfer.DomainS3, Bucket: "drop", Key: key, ETag: strings.Trim(aws.ToString(out.ETag), `"`)}}
+				}
+				round++
+				b.StartTimer()
+				start := time.Now()
+				errs := make([]error, n)
+				var wg sync.WaitGroup
+				for i, up := range uploads {
+					wg.Go(func() { errs[i] = s.app.tf.Uploaded(ctx, up) })
+				}
+				wg.Wait()
+				if err := errors.Join(errs...); err != nil {
+					b.Fatal(err)
+				}
+				for {
+					out, err := c.ListExecutions(ctx, &tf.ListExecutionsInput{WorkflowId: aws.String(wf), MaxResults: aws.Int32(1)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(out.Executions) == 0 {
+						break
+					}
+					time.Sleep(max(time.Millisecond, time.Duration(n)*20*time.Microsecond))
+				}
+				elapsed += time.Since(start)
+				steps += 2 * n
+			}
+			b.ReportMetric(float64(steps)/elapsed.Seconds(), "steps/s")
+			if got := countType(workflowLogs(b, s, srv), "ExecutionCompleted"); got != round*n {
+				b.Fatalf("%d of %d executions completed", got, round*n)
+			}
+		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -132,28 +133,35 @@ type logEntry struct {
 
 func workflowLogs(t testing.TB, s *server, serverID string) []logEntry {
 	t.Helper()
-	resp, err := http.Get(s.URL + "/_slipway/transfer/logs?serverId=" + serverID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		LogGroupName string              `json:"logGroupName"`
-		Events       []transfer.LogEvent `json:"events"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.LogGroupName != "/aws/transfer/"+serverID {
-		t.Fatalf("logs: %v %+v", err, out)
-	}
 	var entries []logEntry
-	for _, ev := range out.Events {
-		var e logEntry
-		if err := json.Unmarshal([]byte(ev.Message), &e); err != nil {
+	for after := ""; ; {
+		resp, err := http.Get(s.URL + "/_slipway/transfer/logs?serverId=" + serverID + "&after=" + url.QueryEscape(after))
+		if err != nil {
 			t.Fatal(err)
 		}
-		e.Stream = ev.LogStreamName
-		entries = append(entries, e)
+		var out struct {
+			LogGroupName string              `json:"logGroupName"`
+			Events       []transfer.LogEvent `json:"events"`
+			Next         string              `json:"next"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || out.LogGroupName != "/aws/transfer/"+serverID {
+			t.Fatalf("logs: %v %+v", err, out)
+		}
+		for _, ev := range out.Events {
+			var e logEntry
+			if err := json.Unmarshal([]byte(ev.Message), &e); err != nil {
+				t.Fatal(err)
+			}
+			e.Stream = ev.LogStreamName
+			entries = append(entries, e)
+		}
+		if out.Next == "" {
+			return entries
+		}
+		after = out.Next
 	}
-	return entries
 }
 
 func countType(entries []logEntry, typ string) int {

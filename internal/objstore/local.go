@@ -235,7 +235,10 @@ func (l *Local) Create(ctx context.Context, bucket, key string, opts PutOptions)
 	if _, err := l.HeadBucket(ctx, bucket); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Join(l.dir, "tmp"), "up-")
+	// Written beside the files it joins, so the rename that commits it
+	// stays in one directory: a rename across directories takes the file
+	// system's rename lock, which concurrent uploads queued on.
+	f, err := os.CreateTemp(filepath.Join(l.dir, "blobs"), ".up-")
 	if err != nil {
 		return nil, err
 	}
@@ -455,8 +458,64 @@ func (l *Local) List(ctx context.Context, bucket, prefix, delimiter, after strin
 	return out, err
 }
 
-// Copy implements Store.
+// Copy implements Store. A file's bytes never change once committed, so a
+// copy of a single-part object is a second name for the source's file (a
+// hard link in the same directory): no bytes written, no inode allocated,
+// no fsync of data already on disk. The source's ETag is its bytes' MD5,
+// which is what a copy's is. Other copies, and file systems without hard
+// links, stream the bytes.
 func (l *Local) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey, ifETag string, opts *PutOptions) (*Object, error) {
+	for range 3 { // the source may be replaced between reading it and linking
+		o, err := l.linkCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts)
+		if !errors.Is(err, errLinkSource) {
+			return o, err
+		}
+	}
+	return l.streamCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts)
+}
+
+// errLinkSource: the source's file could not be linked; copy otherwise.
+var errLinkSource = errors.New("objstore: source not linkable")
+
+func (l *Local) linkCopy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey, ifETag string, opts *PutOptions) (*Object, error) {
+	src, err := l.Head(ctx, srcBucket, srcKey)
+	if err != nil {
+		return nil, err
+	}
+	if ifETag != "" && strings.Trim(ifETag, `"`) != strings.Trim(src.ETag, `"`) {
+		return nil, ErrPreconditionETag
+	}
+	if strings.Contains(src.ETag, "-") {
+		return l.streamCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts) // a multipart ETag is not the bytes' MD5
+	}
+	if _, err := l.HeadBucket(ctx, dstBucket); err != nil {
+		return nil, err
+	}
+	o := Object{Bucket: dstBucket, Key: dstKey, ContentType: src.ContentType, Metadata: maps.Clone(src.Metadata), Tags: maps.Clone(src.Tags)}
+	if opts != nil {
+		o.ContentType, o.Metadata, o.Tags = opts.ContentType, opts.Metadata, opts.Tags
+	}
+	name := ids.UUID()
+	if err := os.Link(l.blobPath(src.Blob), l.blobPath(name)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, errLinkSource // replaced or deleted meanwhile: read it again
+		}
+		return l.streamCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts)
+	}
+	o.Blob, o.Size, o.ETag = name, src.Size, src.ETag
+	o.LastModified = time.Now().UTC().Truncate(time.Millisecond)
+	if o.ContentType == "" {
+		o.ContentType = "binary/octet-stream"
+	}
+	if err := l.commit(ctx, &o, false); err != nil {
+		_ = os.Remove(l.blobPath(name))
+		return nil, err
+	}
+	return &o, nil
+}
+
+// streamCopy copies the source's bytes into a new file.
+func (l *Local) streamCopy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey, ifETag string, opts *PutOptions) (*Object, error) {
 	src, r, err := l.Open(ctx, srcBucket, srcKey)
 	if err != nil {
 		return nil, err

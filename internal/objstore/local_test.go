@@ -138,3 +138,95 @@ func TestLocalGC(t *testing.T) {
 	}
 	r.Close()
 }
+
+func put(t *testing.T, l *Local, key, body string, opts PutOptions) *Object {
+	t.Helper()
+	w, err := l.Create(context.Background(), "b", key, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte(body)); err != nil {
+		t.Fatal(err)
+	}
+	o, err := w.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func read(t *testing.T, l *Local, key string) string {
+	t.Helper()
+	_, r, err := l.Open(context.Background(), "b", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestLocalCopy: a copy is the source's bytes under its own name, with the
+// source's ETag and metadata (or those given), and outlives the source's
+// replacement and deletion; the ETag precondition holds; a multipart
+// source is copied byte by byte and gets its bytes' MD5.
+func TestLocalCopy(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l := newLocal(t)
+	src := put(t, l, "src", "first bytes", PutOptions{ContentType: "text/plain", Metadata: map[string]string{"m": "1"}, Tags: map[string]string{"t": "1"}})
+	cp, err := l.Copy(ctx, "b", "src", "b", "copy", src.ETag, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.ETag != src.ETag || cp.Size != src.Size || cp.ContentType != "text/plain" || cp.Metadata["m"] != "1" || cp.Tags["t"] != "1" || cp.Blob == src.Blob {
+		t.Fatalf("copy %+v of %+v", cp, src)
+	}
+	other, err := l.Copy(ctx, "b", "src", "b", "other", "", &PutOptions{ContentType: "a/b"})
+	if err != nil || other.ContentType != "a/b" || other.Metadata != nil || other.Tags != nil {
+		t.Fatalf("copy with options: %+v, %v", other, err)
+	}
+	put(t, l, "src", "second bytes", PutOptions{})
+	if got := read(t, l, "copy"); got != "first bytes" {
+		t.Fatalf("copy after the source was replaced reads %q", got)
+	}
+	if _, err := l.Copy(ctx, "b", "src", "b", "stale", src.ETag, nil); err != ErrPreconditionETag {
+		t.Fatalf("copy with the replaced ETag: %v", err)
+	}
+	if err := l.Delete(ctx, "b", "src"); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, l, "copy"); got != "first bytes" {
+		t.Fatalf("copy after the source was deleted reads %q", got)
+	}
+	if _, err := l.Copy(ctx, "b", "src", "b", "gone", "", nil); err != ErrNoSuchKey {
+		t.Fatalf("copy of a deleted source: %v", err)
+	}
+
+	id, err := l.CreateMultipart(ctx, "b", "multi", PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []CompletedPart
+	for n, body := range []string{"part one, ", "part two"} {
+		etag, err := l.UploadPart(ctx, id, n+1, bytes.NewBufferString(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, CompletedPart{Number: n + 1, ETag: etag})
+	}
+	if _, err := l.CompleteMultipart(ctx, id, parts); err != nil {
+		t.Fatal(err)
+	}
+	mc, err := l.Copy(ctx, "b", "multi", "b", "multi-copy", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := md5.Sum([]byte("part one, part two"))
+	if want := `"` + hex.EncodeToString(sum[:]) + `"`; mc.ETag != want || read(t, l, "multi-copy") != "part one, part two" {
+		t.Fatalf("copy of a multipart object: %+v", mc)
+	}
+}
