@@ -70,6 +70,12 @@ type typedWithTime struct {
 	N    float64         `json:"n"`
 }
 
+type typedFloats struct {
+	A float64 `json:"a"`
+	B float32 `json:"b,omitempty"`
+	C []float64
+}
+
 type typedEmbedded struct {
 	typedItem
 	Extra string `json:"extra"`
@@ -85,7 +91,8 @@ func TestAppendTyped(t *testing.T) {
 		Children: []typedItem{{Name: "c", List: []string{}}}}
 	for _, v := range []any{
 		typedItem{}, full, &full, []typedItem{full, {}}, []*typedItem{nil, &full}, map[string]any{"items": []typedItem{full}},
-		typedWithTime{When: json.RawMessage(`"2026"`), N: 1.5}, typedEmbedded{typedItem: full, Extra: "e"}, []byte("bytes"),
+		typedWithTime{When: json.RawMessage(`"2026"`), N: 1.5}, typedFloats{A: 1.7634e9, B: 1e-7, C: []float64{0, -0.0, 1e21, 1e-7, 123.456, 5e-324, 1.7976931348623157e308}},
+		typedFloats{A: math.NaN()}, typedFloats{B: float32(math.Inf(-1))}, typedFloats{A: 1e20, B: 3.4e38}, typedEmbedded{typedItem: full, Extra: "e"}, []byte("bytes"),
 		struct {
 			A int `json:"a,string"`
 		}{4},
@@ -96,9 +103,18 @@ func TestAppendTyped(t *testing.T) {
 	for _, c := range []struct {
 		v     any
 		typed bool
-	}{{typedItem{}, true}, {&typedItem{}, true}, {typedWithTime{}, false}, {typedEmbedded{}, false}} {
+	}{{typedItem{}, true}, {&typedItem{}, true}, {typedWithTime{}, false}, {typedFloats{}, true}, {typedEmbedded{}, false}} {
 		if got := buildEncoder(reflect.TypeOf(c.v)).(*typeEncoder).fn != nil; got != c.typed {
 			t.Errorf("%T written by typed encoders: %v, want %v", c.v, got, c.typed)
 		}
 	}
+}
+
+// FuzzTypedFloats checks the typed encoders' numbers against encoding/json.
+func FuzzTypedFloats(f *testing.F) {
+	f.Add(1.5, float32(1e-7), int64(-3))
+	f.Add(1e21, float32(3.4e38), int64(0))
+	f.Fuzz(func(t *testing.T, a float64, b float32, n int64) {
+		sameAsEncodingJSON(t, typedFloats{A: a, B: b, C: []float64{float64(n), a / 3}})
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -21,7 +22,7 @@ import (
 // anything this does not write exactly as encoding/json does (a Marshaler
 // or TextMarshaler anywhere in it, embedded fields, the ",string" option,
 // maps other than map[string]string and map[string]any, arrays, byte
-// slices, floats) is handed to encoding/json whole, so output never
+// slices) is handed to encoding/json whole, so output never
 // differs; under go test every typed encoding is compared with
 // encoding/json's and a difference panics.
 
@@ -107,6 +108,9 @@ func (p *planner) encoder(t reflect.Type) *typeEncoder {
 		e.fn = func(b []byte, v reflect.Value) ([]byte, error) { return strconv.AppendInt(b, v.Int(), 10), nil }
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		e.fn = func(b []byte, v reflect.Value) ([]byte, error) { return strconv.AppendUint(b, v.Uint(), 10), nil }
+	case reflect.Float32, reflect.Float64:
+		bits := t.Bits()
+		e.fn = func(b []byte, v reflect.Value) ([]byte, error) { return appendFloat(b, v.Float(), bits) }
 	case reflect.Interface:
 		e.fn = func(b []byte, v reflect.Value) ([]byte, error) {
 			if v.IsNil() {
@@ -276,4 +280,27 @@ func appendStringMap(b []byte, m map[string]string) ([]byte, error) {
 		doc[k] = v
 	}
 	return appendJSON(b, doc)
+}
+
+// appendFloat writes f as encoding/json does: the shortest decimal form,
+// in exponent form below 1e-6 and from 1e21 on, with a one-digit negative
+// exponent unpadded. NaN and infinities get encoding/json's error.
+func appendFloat(b []byte, f float64, bits int) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return marshalInto(b, f)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	b = strconv.AppendFloat(b, f, format, -1, bits)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, nil
 }
