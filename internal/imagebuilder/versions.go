@@ -125,7 +125,7 @@ func listLatest[T any](ctx context.Context, s *Service, scope store.Scope, op st
 			batch = 100 // several versions fold into one item
 		}
 		// Each version's latest build, read for a whole batch at once.
-		latest := map[string]string{} // version record ID -> build ID
+		latest := make(map[string]string, batch) // version record ID -> build ID
 		var builds map[string]*store.Record
 		prefetch := func(recs []*store.Record) error {
 			ids := make([]string, 0, len(recs))

@@ -188,7 +188,10 @@ var (
 		var w Workflow
 		return w, json.Unmarshal(b, &w)
 	})
-	listedWorkflows = memo.New(512<<10, decodeListedBody)
+	listedWorkflows = memo.New(512<<10, func(b []byte) (*Workflow, error) {
+		w, err := decodeListedBody(b)
+		return &w, err
+	})
 )
 
 func decodeWorkflow(rec *store.Record) (*Workflow, error) {
@@ -203,13 +206,20 @@ func decodeWorkflow(rec *store.Record) (*Workflow, error) {
 // decodeWorkflowListed decodes what a listing shows of a workflow build,
 // passing over its document and parameters (decoding the document's text
 // was two fifths of a ListWorkflows page).
+//
+// The workflow is shared with other listings (read-only); one with tags is
+// a copy that carries them.
 func decodeWorkflowListed(rec *store.Record) (*Workflow, error) {
 	w, err := listedWorkflows.Decode(rec.Body)
 	if err != nil {
 		return nil, fmt.Errorf("imagebuilder: corrupt workflow %s: %w", rec.ID, err)
 	}
-	w.Tags = rec.Tags
-	return &w, nil
+	if len(rec.Tags) == 0 {
+		return w, nil
+	}
+	c := *w
+	c.Tags = rec.Tags
+	return &c, nil
 }
 
 func decodeListedBody(b []byte) (Workflow, error) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/slipway-dev/slipway/internal/store"
@@ -117,9 +118,12 @@ func (v *viewTx) GetMany(scope store.Scope, kind string, ids []string) (map[stri
 func (v *viewTx) List(q store.ListQuery) ([]*store.Record, error) {
 	k := queryKey{q: q}
 	if e, ok := v.query(k); ok {
-		out := make([]*store.Record, len(e.recs))
+		// The copies in one allocation: a page is tens of records.
+		out, copies := make([]*store.Record, len(e.recs)), make([]store.Record, len(e.recs))
 		for i, r := range e.recs {
-			out[i] = copyRecord(r)
+			copies[i] = *r
+			copies[i].Tags = maps.Clone(r.Tags)
+			out[i] = &copies[i]
 		}
 		return out, nil
 	}

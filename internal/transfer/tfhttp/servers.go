@@ -87,7 +87,7 @@ func (h *handlers) listServers(ctx context.Context, in *pageInput) (*struct {
 	out := &struct {
 		Servers   []listedServer `json:"Servers"`
 		NextToken string         `json:"NextToken,omitempty"`
-	}{Servers: []listedServer{}, NextToken: page.NextToken}
+	}{Servers: make([]listedServer, 0, len(page.Servers)), NextToken: page.NextToken}
 	for _, s := range page.Servers {
 		out.Servers = append(out.Servers, listedServer{Arn: s.Arn, Domain: s.Domain, IdentityProviderType: s.IdentityProviderType, EndpointType: s.EndpointType,
 			LoggingRole: s.LoggingRole, ServerID: s.ServerID, State: s.State, UserCount: s.UserCount})
