@@ -35,16 +35,37 @@ func benchApp(b *testing.B, cfg Config) (*server, *tf.Client) {
 	return s, s.tf(opts("us-east-1"))
 }
 
+// copyTagWorkflow creates the benchmarks' workflow: COPY the upload to
+// drop/copies/, then TAG it.
+func copyTagWorkflow(b *testing.B, c *tf.Client) string {
+	return createWorkflow(b, c, []tftypes.WorkflowStep{
+		{Type: tftypes.WorkflowStepTypeCopy, CopyStepDetails: &tftypes.CopyStepDetails{Name: aws.String("copy"), OverwriteExisting: tftypes.OverwriteExistingTrue,
+			DestinationFileLocation: s3Dest("drop", "copies/")}},
+		tagStep("tag", "done", "yes"),
+	}, nil)
+}
+
+// untilNoExecutions polls ListExecutions every interval until the
+// workflow has none in progress.
+func untilNoExecutions(b *testing.B, c *tf.Client, wf string, interval time.Duration) {
+	for {
+		out, err := c.ListExecutions(context.Background(), &tf.ListExecutionsInput{WorkflowId: aws.String(wf), MaxResults: aws.Int32(1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Executions) == 0 {
+			return
+		}
+		time.Sleep(interval)
+	}
+}
+
 // BenchmarkWorkflowUploads measures uploads per second whose COPY+TAG
 // workflow starts and completes: four SFTP sessions upload b.N small files
 // in all, and the clock stops when the last execution has ended.
 func BenchmarkWorkflowUploads(b *testing.B) {
 	s, c := benchApp(b, Config{})
-	wf := createWorkflow(b, c, []tftypes.WorkflowStep{
-		{Type: tftypes.WorkflowStepTypeCopy, CopyStepDetails: &tftypes.CopyStepDetails{Name: aws.String("copy"), OverwriteExisting: tftypes.OverwriteExistingTrue,
-			DestinationFileLocation: s3Dest("drop", "copies/")}},
-		tagStep("tag", "done", "yes"),
-	}, nil)
+	wf := copyTagWorkflow(b, c)
 	id, key := sftpUser(b, c, &tf.CreateServerInput{WorkflowDetails: onUpload(wf)},
 		&tf.CreateUserInput{UserName: aws.String("bencher"), HomeDirectory: aws.String("/drop/in")})
 	const sessions = 4
@@ -66,7 +87,6 @@ func BenchmarkWorkflowUploads(b *testing.B) {
 			}
 		})
 	}
-	ctx := context.Background()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for i, put := range clients {
@@ -79,16 +99,7 @@ func BenchmarkWorkflowUploads(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	for {
-		out, err := c.ListExecutions(ctx, &tf.ListExecutionsInput{WorkflowId: aws.String(wf), MaxResults: aws.Int32(1)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(out.Executions) == 0 {
-			break
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	untilNoExecutions(b, c, wf, 2*time.Millisecond)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "workflows/s")
 	if b.N >= 10 {
@@ -212,11 +223,7 @@ func BenchmarkConcurrentExecutions(b *testing.B) {
 	for _, n := range []int{1, 10, 100} {
 		b.Run(fmt.Sprintf("executions=%d", n), func(b *testing.B) {
 			s, c := benchApp(b, Config{})
-			wf := createWorkflow(b, c, []tftypes.WorkflowStep{
-				{Type: tftypes.WorkflowStepTypeCopy, CopyStepDetails: &tftypes.CopyStepDetails{Name: aws.String("copy"), OverwriteExisting: tftypes.OverwriteExistingTrue,
-					DestinationFileLocation: s3Dest("drop", "copies/")}},
-				tagStep("tag", "done", "yes"),
-			}, nil)
+			wf := copyTagWorkflow(b, c)
 			srv := createServer(b, c, &tf.CreateServerInput{WorkflowDetails: onUpload(wf)})
 			s3c := s.s3(opts("us-east-1"))
 			scope := store.Scope{Account: DefaultAccount, Region: "us-east-1"}
@@ -247,16 +254,7 @@ func BenchmarkConcurrentExecutions(b *testing.B) {
 				if err := errors.Join(errs...); err != nil {
 					b.Fatal(err)
 				}
-				for {
-					out, err := c.ListExecutions(ctx, &tf.ListExecutionsInput{WorkflowId: aws.String(wf), MaxResults: aws.Int32(1)})
-					if err != nil {
-						b.Fatal(err)
-					}
-					if len(out.Executions) == 0 {
-						break
-					}
-					time.Sleep(max(time.Millisecond, time.Duration(n)*20*time.Microsecond))
-				}
+				untilNoExecutions(b, c, wf, max(time.Millisecond, time.Duration(n)*20*time.Microsecond))
 				elapsed += time.Since(start)
 				steps += 2 * n
 			}
