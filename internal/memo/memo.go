@@ -8,11 +8,19 @@
 // must treat it as read-only: copy before changing anything, nested slices
 // and maps included. Under `go test`, every hit is checked against a fresh
 // decode, so a caller that changes a shared value fails the test suite.
+//
+// Bytes passed to Decode must not change afterwards (a record's body never
+// does: a change is a new body): reads served from the store's caches hand
+// out the same array each time, and an entry is found by that array before
+// its bytes are hashed, which for a 2 KB image document was a tenth of a
+// ListImages page. An entry holds its bytes, so their array cannot be freed
+// and reused for other bytes while the entry lives.
 package memo
 
 import (
 	"reflect"
 	"sync"
+	"unsafe"
 
 	"github.com/slipway-dev/slipway/internal/selfcheck"
 )
@@ -29,22 +37,48 @@ type Decoder[T any] struct {
 	cur  map[string]T
 	old  map[string]T
 	used int
+	// The same entries by the identity of the bytes' array.
+	curArr map[array]held[T]
+	oldArr map[array]held[T]
+}
+
+// array identifies a byte slice's contents by where they are.
+type array struct {
+	p *byte
+	n int
+}
+
+type held[T any] struct {
+	b []byte // keeps the array alive, so no other bytes can take its place
+	v T
 }
 
 // New returns a Decoder that keeps about budget bytes of decoded input
 // (twice that at most, in two generations).
 func New[T any](budget int, decode func([]byte) (T, error)) *Decoder[T] {
-	return &Decoder[T]{decode: decode, budget: budget, cur: map[string]T{}}
+	return &Decoder[T]{decode: decode, budget: budget, cur: map[string]T{}, curArr: map[array]held[T]{}}
 }
 
 // Decode returns b decoded, from memory when the same bytes were decoded
 // before. Errors are not remembered.
 func (d *Decoder[T]) Decode(b []byte) (T, error) {
+	a := array{unsafe.SliceData(b), len(b)}
 	d.mu.Lock()
-	v, ok := d.cur[string(b)]
+	h, ok := d.curArr[a]
 	if !ok {
-		if v, ok = d.old[string(b)]; ok {
-			d.put(string(b), v) // still in use: carry it into this generation
+		if h, ok = d.oldArr[a]; ok {
+			d.curArr[a] = h
+		}
+	}
+	v := h.v
+	if !ok {
+		if v, ok = d.cur[string(b)]; !ok {
+			if v, ok = d.old[string(b)]; ok {
+				d.put(string(b), v) // still in use: carry it into this generation
+			}
+		}
+		if ok {
+			d.hold(a, b, v)
 		}
 	}
 	d.mu.Unlock()
@@ -60,19 +94,41 @@ func (d *Decoder[T]) Decode(b []byte) (T, error) {
 	}
 	d.mu.Lock()
 	d.put(string(b), v)
+	d.hold(a, b, v)
 	d.mu.Unlock()
 	return v, nil
 }
 
-// put adds an entry; a full generation becomes the old one and the one
-// before it is dropped, so the least recently used entries go first.
+// hold finds v by b's array from now on; the array counts against the
+// budget, since the entry keeps it.
+func (d *Decoder[T]) hold(a array, b []byte, v T) {
+	if len(b) == 0 {
+		return
+	}
+	if _, ok := d.curArr[a]; ok {
+		return
+	}
+	d.rotate(len(b))
+	d.curArr[a] = held[T]{b, v}
+	d.used += len(b)
+}
+
+// rotate makes room for n more bytes: a full generation becomes the old
+// one and the one before it is dropped, so the least recently used
+// entries go first.
+func (d *Decoder[T]) rotate(n int) {
+	if d.used+n > d.budget && d.used > 0 {
+		d.old, d.cur, d.used = d.cur, map[string]T{}, 0
+		d.oldArr, d.curArr = d.curArr, map[array]held[T]{}
+	}
+}
+
+// put adds an entry by its bytes.
 func (d *Decoder[T]) put(k string, v T) {
 	if _, ok := d.cur[k]; ok {
 		return
 	}
-	if d.used+len(k) > d.budget && d.used > 0 {
-		d.old, d.cur, d.used = d.cur, map[string]T{}, 0
-	}
+	d.rotate(len(k))
 	d.cur[k] = v
 	d.used += len(k)
 }

@@ -93,3 +93,27 @@ func BenchmarkDecodeHit(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeByArray: the same bytes read again from the same array are
+// found by the array, and arrays count against the budget, however many
+// copies of equal bytes arrive.
+func TestDecodeByArray(t *testing.T) {
+	t.Parallel()
+	d := New(1000, decodeItem)
+	a := []byte(`{"Name":"a","List":["x"]}`)
+	first, _ := d.Decode(a)
+	if again, _ := d.Decode(a); !same(first, again) {
+		t.Fatal("the same array decoded again")
+	}
+	if _, ok := d.curArr[array{&a[0], len(a)}]; !ok {
+		t.Fatal("the array is not remembered")
+	}
+	for range 1000 {
+		if it, _ := d.Decode(append([]byte(nil), a...)); it.Name != "a" {
+			t.Fatalf("%+v", it)
+		}
+	}
+	if n := len(d.curArr) + len(d.oldArr); n > 2*(1000/len(a)+1) {
+		t.Fatalf("%d arrays held", n)
+	}
+}
