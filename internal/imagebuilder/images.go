@@ -195,7 +195,7 @@ func (s *Service) ListImages(ctx context.Context, scope store.Scope, in Doc) (Do
 		return Doc{"imageVersionList": []ImageVersion{}}, nil
 	}
 	filtered := len(list(in, "filters")) > 0
-	listed, next, err := listLatest(ctx, s, scope, "ListImages", in, imageVersions, decodeListedImage, func(l listedImage) bool {
+	listed, next, err := listLatest(ctx, s, scope, "ListImages", in, imageVersions, decodeListedImage, func(l *listedImage) bool {
 		if filtered && !accept(l.filterDoc()) {
 			return false
 		}
@@ -243,7 +243,7 @@ func (l listedImage) filterDoc() Doc {
 
 // listedImages remembers what listings read of image builds (decoding the
 // whole image document was most of a ListImages page).
-var listedImages = memo.New(512<<10, func(b []byte) (listedImage, error) {
+var listedImages = memo.New(512<<10, func(b []byte) (*listedImage, error) {
 	var d struct {
 		ImageVersion
 		State struct {
@@ -251,14 +251,16 @@ var listedImages = memo.New(512<<10, func(b []byte) (listedImage, error) {
 		} `json:"state"`
 	}
 	if err := json.Unmarshal(b, &d); err != nil {
-		return listedImage{}, err
+		return nil, err
 	}
 	v := d.ImageVersion
 	v.ARN, v.Version = versionOf(v.ARN), strings.Split(v.Version, "/")[0]
-	return listedImage{ImageVersion: v, status: d.State.Status}, nil
+	return &listedImage{ImageVersion: v, status: d.State.Status}, nil
 })
 
-func decodeListedImage(rec *store.Record) (listedImage, error) {
+// decodeListedImage returns the listed form shared with other listings
+// (read-only).
+func decodeListedImage(rec *store.Record) (*listedImage, error) {
 	l, err := listedImages.Decode(rec.Body)
 	if err != nil {
 		return l, fmt.Errorf("imagebuilder: corrupt image %s: %w", rec.ID, err)
