@@ -84,12 +84,24 @@ func marshalInto(b []byte, v any) ([]byte, error) {
 	return out[:len(out)-1], nil // Encode ends with a newline
 }
 
+// plainByte tells the bytes encoding/json writes as they are: printable
+// ASCII but the quote, the backslash and the HTML characters it escapes.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
 // appendString writes s quoted when it needs no escaping (printable ASCII
 // without the characters encoding/json escapes), and lets encoding/json
 // write it otherwise.
 func appendString(b []byte, s string) ([]byte, error) {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainByte[s[i]] {
 			enc, err := json.Marshal(s)
 			return append(b, enc...), err
 		}
