@@ -65,7 +65,7 @@ type typedItem struct {
 	Children []typedItem `json:"children,omitempty"`
 }
 
-type typedWithTime struct {
+type typedWithRaw struct {
 	When json.RawMessage `json:"when"`
 	N    float64         `json:"n"`
 }
@@ -91,11 +91,13 @@ func TestAppendTyped(t *testing.T) {
 		Children: []typedItem{{Name: "c", List: []string{}}}}
 	for _, v := range []any{
 		typedItem{}, full, &full, []typedItem{full, {}}, []*typedItem{nil, &full}, map[string]any{"items": []typedItem{full}},
-		typedWithTime{When: json.RawMessage(`"2026"`), N: 1.5}, typedFloats{A: 1.7634e9, B: 1e-7, C: []float64{0, -0.0, 1e21, 1e-7, 123.456, 5e-324, 1.7976931348623157e308}},
+		typedWithRaw{When: json.RawMessage(`"2026"`), N: 1.5}, typedFloats{A: 1.7634e9, B: 1e-7, C: []float64{0, -0.0, 1e21, 1e-7, 123.456, 5e-324, 1.7976931348623157e308}},
 		typedFloats{A: math.NaN()}, typedFloats{B: float32(math.Inf(-1))}, typedFloats{A: 1e20, B: 3.4e38}, typedEmbedded{typedItem: full, Extra: "e"}, []byte("bytes"),
 		struct {
 			A int `json:"a,string"`
-		}{4},
+		}{4}, struct {
+			A int `json:"a,omitzero"`
+		}{0},
 	} {
 		sameAsEncodingJSON(t, v)
 	}
@@ -103,7 +105,7 @@ func TestAppendTyped(t *testing.T) {
 	for _, c := range []struct {
 		v     any
 		typed bool
-	}{{typedItem{}, true}, {&typedItem{}, true}, {typedWithTime{}, false}, {typedFloats{}, true}, {typedEmbedded{}, false}} {
+	}{{typedItem{}, true}, {&typedItem{}, true}, {typedWithRaw{}, false}, {typedFloats{}, true}, {typedEmbedded{}, false}} {
 		if got := buildEncoder(reflect.TypeOf(c.v)).(*typeEncoder).fn != nil; got != c.typed {
 			t.Errorf("%T written by typed encoders: %v, want %v", c.v, got, c.typed)
 		}

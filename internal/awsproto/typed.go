@@ -22,9 +22,9 @@ import (
 // anything this does not write exactly as encoding/json does (a Marshaler
 // or TextMarshaler anywhere in it, embedded fields, the ",string" option,
 // maps other than map[string]string and map[string]any, arrays, byte
-// slices) is handed to encoding/json whole, so output never
-// differs; under go test every typed encoding is compared with
-// encoding/json's and a difference panics.
+// slices) is handed to encoding/json whole, so output never differs;
+// under go test every typed encoding is compared with encoding/json's and
+// a difference panics.
 
 type encodeFunc func(b []byte, v reflect.Value) ([]byte, error)
 
@@ -202,15 +202,11 @@ func (p *planner) structEncoder(t reflect.Type) encodeFunc {
 		omit := false
 		for o := range strings.SplitSeq(opts, ",") {
 			switch o {
+			case "":
 			case "omitempty":
 				omit = true
-			case "", "omitzero":
-				if o == "omitzero" {
-					p.unsupported = true
-					return nil
-				}
 			default:
-				p.unsupported = true // ",string" and unknown options
+				p.unsupported = true // ",string", "omitzero" and unknown options
 				return nil
 			}
 		}
@@ -248,7 +244,7 @@ func (p *planner) structEncoder(t reflect.Type) encodeFunc {
 // plainKey tells a field name encoding/json writes as it is.
 func plainKey(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !plainByte[s[i]] {
 			return false
 		}
 	}

@@ -465,17 +465,24 @@ func (l *Local) List(ctx context.Context, bucket, prefix, delimiter, after strin
 // which is what a copy's is. Other copies, and file systems without hard
 // links, stream the bytes.
 func (l *Local) Copy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey, ifETag string, opts *PutOptions) (*Object, error) {
-	for range 3 { // the source may be replaced between reading it and linking
+	for range 3 {
 		o, err := l.linkCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts)
-		if !errors.Is(err, errLinkSource) {
-			return o, err
+		switch {
+		case errors.Is(err, errSourceReplaced):
+			continue // between reading the source and linking its file: read it again
+		case errors.Is(err, errNotLinkable):
+			return l.streamCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts)
 		}
+		return o, err
 	}
 	return l.streamCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts)
 }
 
-// errLinkSource: the source's file could not be linked; copy otherwise.
-var errLinkSource = errors.New("objstore: source not linkable")
+// linkCopy's reasons to let Copy do otherwise.
+var (
+	errSourceReplaced = errors.New("objstore: the source's file is gone")
+	errNotLinkable    = errors.New("objstore: the source is copied byte by byte")
+)
 
 func (l *Local) linkCopy(ctx context.Context, srcBucket, srcKey, dstBucket, dstKey, ifETag string, opts *PutOptions) (*Object, error) {
 	src, err := l.Head(ctx, srcBucket, srcKey)
@@ -486,7 +493,7 @@ func (l *Local) linkCopy(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 		return nil, ErrPreconditionETag
 	}
 	if strings.Contains(src.ETag, "-") {
-		return l.streamCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts) // a multipart ETag is not the bytes' MD5
+		return nil, errNotLinkable // a multipart ETag is not the bytes' MD5
 	}
 	if _, err := l.HeadBucket(ctx, dstBucket); err != nil {
 		return nil, err
@@ -496,11 +503,10 @@ func (l *Local) linkCopy(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 		o.ContentType, o.Metadata, o.Tags = opts.ContentType, opts.Metadata, opts.Tags
 	}
 	name := ids.UUID()
-	if err := os.Link(l.blobPath(src.Blob), l.blobPath(name)); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errLinkSource // replaced or deleted meanwhile: read it again
-		}
-		return l.streamCopy(ctx, srcBucket, srcKey, dstBucket, dstKey, ifETag, opts)
+	if err := os.Link(l.blobPath(src.Blob), l.blobPath(name)); errors.Is(err, os.ErrNotExist) {
+		return nil, errSourceReplaced
+	} else if err != nil {
+		return nil, errNotLinkable // a file system without hard links
 	}
 	o.Blob, o.Size, o.ETag = name, src.Size, src.ETag
 	o.LastModified = time.Now().UTC().Truncate(time.Millisecond)

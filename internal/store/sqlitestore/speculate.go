@@ -118,6 +118,18 @@ func copyRecord(r *store.Record) *store.Record {
 	return &c
 }
 
+// copyRecords copies records as copyRecord does, in one allocation (a page
+// is tens of records).
+func copyRecords(recs []*store.Record) []*store.Record {
+	out, copies := make([]*store.Record, len(recs)), make([]store.Record, len(recs))
+	for i, r := range recs {
+		copies[i] = *r
+		copies[i].Tags = maps.Clone(r.Tags)
+		out[i] = &copies[i]
+	}
+	return out
+}
+
 // known tells whether the record exists, asking the snapshot only when
 // nothing this speculation did or read says.
 func (t *specTx) known(k vkey) (bool, error) {

@@ -1,6 +1,9 @@
 package sqlitestore
 
 import (
+	"iter"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -99,52 +102,42 @@ func (v *versions) forgetAll() {
 // unchanged reports whether no key in reads was written after the batch
 // snap, the last committed when the snapshot was taken.
 func (v *versions) unchanged(snap uint64, reads map[vkey]struct{}) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if snap+1 < v.prevStart {
-		return false
-	}
-	for k := range reads {
-		n, ok := v.cur[k]
-		if !ok {
-			n, ok = v.prev[k]
-		}
-		if ok && n > snap {
-			return false
-		}
-	}
-	return true
+	return v.unchangedIn(snap, maps.Keys(reads))
 }
 
 // unchangedAll is unchanged for a list of keys.
 func (v *versions) unchangedAll(snap uint64, keys []vkey) bool {
+	return v.unchangedIn(snap, slices.Values(keys))
+}
+
+// unchangedKey is unchanged for one key (the caches' check, kept free of
+// an iterator's call).
+func (v *versions) unchangedKey(snap uint64, k vkey) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return snap+1 >= v.prevStart && !v.writtenAfter(snap, k)
+}
+
+func (v *versions) unchangedIn(snap uint64, keys iter.Seq[vkey]) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if snap+1 < v.prevStart {
-		return false
+		return false // older than what is remembered
 	}
-	for _, k := range keys {
-		if n, ok := v.cur[k]; ok && n > snap {
+	for k := range keys {
+		if v.writtenAfter(snap, k) {
 			return false
-		} else if !ok {
-			if n, ok := v.prev[k]; ok && n > snap {
-				return false
-			}
 		}
 	}
 	return true
 }
 
-// unchangedKey is unchanged for one key.
-func (v *versions) unchangedKey(snap uint64, k vkey) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if snap+1 < v.prevStart {
-		return false
-	}
+// writtenAfter tells whether k was last written after batch snap; v.mu is
+// held.
+func (v *versions) writtenAfter(snap uint64, k vkey) bool {
 	n, ok := v.cur[k]
 	if !ok {
 		n, ok = v.prev[k]
 	}
-	return !ok || n <= snap
+	return ok && n > snap
 }

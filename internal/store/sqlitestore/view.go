@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 
 	"github.com/slipway-dev/slipway/internal/store"
@@ -118,14 +117,7 @@ func (v *viewTx) GetMany(scope store.Scope, kind string, ids []string) (map[stri
 func (v *viewTx) List(q store.ListQuery) ([]*store.Record, error) {
 	k := queryKey{q: q}
 	if e, ok := v.query(k); ok {
-		// The copies in one allocation: a page is tens of records.
-		out, copies := make([]*store.Record, len(e.recs)), make([]store.Record, len(e.recs))
-		for i, r := range e.recs {
-			copies[i] = *r
-			copies[i].Tags = maps.Clone(r.Tags)
-			out[i] = &copies[i]
-		}
-		return out, nil
+		return copyRecords(e.recs), nil
 	}
 	t, err := v.sql()
 	if err != nil {
