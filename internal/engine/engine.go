@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,8 +58,12 @@ func Enqueue(tx store.Tx, it Item) error {
 	if err != nil {
 		return err
 	}
+	// An item handed on (chain.go) wakes nobody: its handler's goroutine
+	// runs it next, or wakes the dispatcher if it does not.
+	if c, ok := tx.(*chainTx); !ok || !c.c.offer(it) {
+		tx.Notify(Topic)
+	}
 	rec := &store.Record{Scope: queueScope, Kind: kindItem, ID: it.ID, SortKey: sortKey(it.Due, it.ID), Created: it.Due, Updated: it.Due, Body: b}
-	tx.Notify(Topic)
 	if err := tx.Update(rec); errors.Is(err, store.ErrNotFound) {
 		return tx.Insert(rec)
 	} else {
@@ -68,6 +73,9 @@ func Enqueue(tx store.Tx, it Item) error {
 
 // Cancel removes an item if it is queued.
 func Cancel(tx store.Tx, id string) error {
+	if c, ok := tx.(*chainTx); ok {
+		c.c.withdraw(id)
+	}
 	if err := tx.Delete(queueScope, kindItem, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -119,9 +127,14 @@ type Engine struct {
 	started  time.Time // when New ran: items due before may have run already
 	mu       sync.Mutex
 	inflight map[string]Item // claimed items whose handlers run now
-	ready    []Item          // claimed items waiting for a free slot (exclusive stores)
-	freed    chan struct{}   // a handler finished
-	wg       sync.WaitGroup
+	reserved map[string]bool // IDs a commit in progress may hand on (chain.go)
+	// claiming is set while claimInMemory reads; lateReserved lists the
+	// IDs reserved meanwhile.
+	claiming     bool
+	lateReserved []string
+	ready        []Item        // claimed items waiting for a free slot (exclusive stores)
+	freed        chan struct{} // a handler finished
+	wg           sync.WaitGroup
 }
 
 // New returns an engine over st. Register handlers, then Start.
@@ -147,7 +160,7 @@ func New(st store.Store, log *slog.Logger, opts Options) *Engine {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Engine{st: st, log: log, opts: opts, worker: newWorkerID(), handlers: map[string]Handler{}, started: opts.Now(),
-		wake: make(chan struct{}, 1), done: make(chan struct{}), inflight: map[string]Item{}, freed: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), done: make(chan struct{}), inflight: map[string]Item{}, reserved: map[string]bool{}, freed: make(chan struct{}, 1)}
 }
 
 // Register sets the handler for an item type.
@@ -256,14 +269,11 @@ func (e *Engine) loop(ctx context.Context) {
 			if e.opts.Exclusive {
 				limit = batch
 			}
-			claimed, nx, err := e.claim(ctx, limit)
+			_, nx, err := e.claim(ctx, limit, true)
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("engine: dispatch failed", "error", err)
 			}
 			next = nx
-			e.mu.Lock()
-			e.ready = claimed
-			e.mu.Unlock()
 		}
 		if free > 0 && len(e.ready) > 0 {
 			e.mu.Lock()
@@ -321,10 +331,23 @@ func (e *Engine) start(ctx context.Context, it Item) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.handle(ctx, it)
-		e.mu.Lock()
-		delete(e.inflight, key)
-		e.mu.Unlock()
+		for {
+			next, ok := e.handleChained(ctx, it)
+			e.mu.Lock()
+			delete(e.inflight, key)
+			if ok {
+				// The handed-on item is in hand before its reservation
+				// ends, so no claim can take it in between.
+				e.take(&next)
+				key, it = next.Lease, next
+				e.inflight[key] = it
+				delete(e.reserved, it.ID)
+			}
+			e.mu.Unlock()
+			if !ok {
+				break
+			}
+		}
 		select {
 		case e.freed <- struct{}{}:
 		default:
@@ -386,7 +409,7 @@ const batch = 64
 // returns how many it handled and when the next item is due. Tests may
 // drive the engine with it instead of Start.
 func (e *Engine) RunOnce(ctx context.Context) (int, time.Time, error) {
-	claimed, next, err := e.claim(ctx, batch)
+	claimed, next, err := e.claim(ctx, batch, false)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
@@ -401,11 +424,22 @@ func (e *Engine) RunOnce(ctx context.Context) (int, time.Time, error) {
 
 // claim takes up to limit due items under fresh leases, skipping items
 // another engine on the store is claiming at the same moment, and reports
-// when the next item not yet due will be.
-func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error) {
+// when the next item not yet due will be. With ready it also makes them
+// the items waiting for a slot.
+func (e *Engine) claim(ctx context.Context, limit int, ready bool) ([]Item, time.Time, error) {
 	if e.opts.Exclusive {
-		return e.claimInMemory(ctx, limit)
+		return e.claimInMemory(ctx, limit, ready)
 	}
+	claimed, next, err := e.claimShared(ctx, limit)
+	if ready {
+		e.mu.Lock()
+		e.ready = claimed
+		e.mu.Unlock()
+	}
+	return claimed, next, err
+}
+
+func (e *Engine) claimShared(ctx context.Context, limit int) ([]Item, time.Time, error) {
 	now := e.opts.Now()
 	// Sort keys are "<due ms>|<id>", and '}' sorts after '|'.
 	upTo := fmt.Sprintf("%013d}", now.UnixMilli())
@@ -454,7 +488,7 @@ func (e *Engine) claim(ctx context.Context, limit int) ([]Item, time.Time, error
 // already gone from the snapshot. An item due before this engine started
 // may have been running when the previous process stopped, so it counts as
 // a retry (Attempt 2 or more), which handlers use to apply effects once.
-func (e *Engine) claimInMemory(ctx context.Context, limit int) ([]Item, time.Time, error) {
+func (e *Engine) claimInMemory(ctx context.Context, limit int, ready bool) ([]Item, time.Time, error) {
 	now := e.opts.Now()
 	upTo := fmt.Sprintf("%013d}", now.UnixMilli())
 	e.mu.Lock()
@@ -465,6 +499,12 @@ func (e *Engine) claimInMemory(ctx context.Context, limit int) ([]Item, time.Tim
 	for _, it := range e.ready {
 		held[it.ID] = true
 	}
+	for id := range e.reserved {
+		held[id] = true
+	}
+	// An item reserved from now on may be in the snapshot yet missing
+	// from held: such claims are dropped below.
+	e.claiming, e.lateReserved = true, e.lateReserved[:0]
 	e.mu.Unlock()
 	var claimed []Item
 	var next time.Time
@@ -504,6 +544,15 @@ func (e *Engine) claimInMemory(ctx context.Context, limit int) ([]Item, time.Tim
 			}
 		}
 	})
+	// Made ready in the same step, so a commit cannot reserve a claimed
+	// item in between (chain.go checks the ready items).
+	e.mu.Lock()
+	e.claiming = false
+	claimed = slices.DeleteFunc(claimed, func(it Item) bool { return slices.Contains(e.lateReserved, it.ID) })
+	if ready {
+		e.ready = claimed
+	}
+	e.mu.Unlock()
 	return claimed, next, err
 }
 
@@ -517,6 +566,12 @@ func (e *Engine) take(it *Item) {
 }
 
 func (e *Engine) handle(ctx context.Context, it Item) {
+	e.handleWith(ctx, it, nil)
+}
+
+// handleWith runs it's handler and commits its outcome; c, when set, wraps
+// the commit's transaction to catch an item it hands on.
+func (e *Engine) handleWith(ctx context.Context, it Item, c *chain) {
 	h := e.handlers[it.Type]
 	var commit func(store.Tx) error
 	var err error
@@ -531,18 +586,27 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 		e.release(ctx, it, backoff(it.Attempt))
 		return
 	}
-	err = e.st.Update(ctx, func(tx store.Tx) error {
+	// The completion is no client's acknowledgement (store.Unsynced): the
+	// next item need not wait for the disk.
+	err = e.st.Update(store.Unsynced(ctx), func(tx store.Tx) error {
 		if _, _, err := e.stillHeld(tx, it); err != nil {
 			return err
 		}
 		if err := tx.Delete(queueScope, kindItem, it.ID); err != nil {
 			return err
 		}
-		if commit != nil {
-			return commit(tx)
+		if commit == nil {
+			return nil
 		}
-		return nil
+		if c != nil {
+			c.begin()
+			return commit(&chainTx{Tx: tx, c: c})
+		}
+		return commit(tx)
 	})
+	if c != nil {
+		c.committed = err == nil
+	}
 	switch {
 	case errors.Is(err, errStale):
 		e.observe(it.Type, "stale")

@@ -114,7 +114,7 @@ func TestPostgresDeadReplicasLeaseIsReclaimed(t *testing.T) {
 	alive := New(stores[1], nil, Options{Now: nowFn, Lease: 30 * time.Second})
 	alive.Register("t", h)
 	enqueue(t, stores[0], Item{ID: "x", Type: "t", Scope: scope, Due: now})
-	claimed, _, err := dead.claim(context.Background(), 10)
+	claimed, _, err := dead.claim(context.Background(), 10, false)
 	if err != nil || len(claimed) != 1 {
 		t.Fatalf("claim: %v %v", claimed, err)
 	}

@@ -97,7 +97,7 @@ func TestExpiredLeaseIsReclaimedOnce(t *testing.T) {
 	}
 	crashed := New(st, nil, Options{Now: clock, Lease: 10 * time.Second})
 	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now})
-	claimed, _, err := crashed.claim(context.Background(), batch) // claims, then "dies"
+	claimed, _, err := crashed.claim(context.Background(), batch, false) // claims, then "dies"
 	if err != nil || len(claimed) != 1 {
 		t.Fatal(claimed, err)
 	}
@@ -125,7 +125,7 @@ func TestReclaimOnStart(t *testing.T) {
 	clock := func() time.Time { return now }
 	first := New(st, nil, Options{Now: clock})
 	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now})
-	if claimed, _, _ := first.claim(context.Background(), batch); len(claimed) != 1 {
+	if claimed, _, _ := first.claim(context.Background(), batch, false); len(claimed) != 1 {
 		t.Fatal("not claimed")
 	}
 	// Paused work far ahead is not read, let alone touched.
@@ -229,12 +229,12 @@ func TestReplacedItemClaimedAgainKeepsItsCommit(t *testing.T) {
 		return func(store.Tx) error { committed = append(committed, string(it.Payload)); return nil }, nil
 	})
 	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now, Payload: []byte(`"old"`)})
-	first, _, err := e.claim(context.Background(), batch)
+	first, _, err := e.claim(context.Background(), batch, false)
 	if err != nil || len(first) != 1 {
 		t.Fatal(first, err)
 	}
 	enqueue(t, st, Item{ID: "x", Type: "t", Scope: scope, Due: now, Payload: []byte(`"new"`)}) // a signal replaces it
-	second, _, err := e.claim(context.Background(), batch)
+	second, _, err := e.claim(context.Background(), batch, false)
 	if err != nil || len(second) != 1 || second[0].Attempt != first[0].Attempt {
 		t.Fatal(second, err)
 	}

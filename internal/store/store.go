@@ -126,6 +126,26 @@ type Store interface {
 	Close() error
 }
 
+type unsyncedKey struct{}
+
+// Unsynced marks the Updates run with the returned context as acknowledged
+// to no client: a store may return from them once their transaction is
+// committed and seen by every later one, before it is durable. It becomes
+// durable with the next sync, which every other Update still waits for,
+// and a log is durable as a prefix, so nothing a client was told of can
+// depend on a write lost to a crash. The engine completes its items so: a
+// crash before the sync brings the item back, as a crash while its
+// handler ran would.
+func Unsynced(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unsyncedKey{}, true)
+}
+
+// IsUnsynced reports whether ctx was made by Unsynced.
+func IsUnsynced(ctx context.Context) bool {
+	v, _ := ctx.Value(unsyncedKey{}).(bool)
+	return v
+}
+
 // Idempotent runs fn at most once per clientToken: inside one transaction it
 // replays the remembered result when key was used with the same fingerprint,
 // returns mismatch when it was used with another, and otherwise runs fn and

@@ -386,14 +386,27 @@ func (s *Store) runBatch(batch []*writeReq) {
 			}
 			return
 		}
+		// Unsynced callers (store.Unsynced) are not kept for the sync, but
+		// it is still asked for, so their writes are durable soon. They are
+		// answered after the syncer is woken: the goroutine woken last runs
+		// next on this core, and it should be the caller, not a syncer
+		// about to block in fsync with the caller queued behind it.
 		s.durable.after(wrote, func(syncErr error) {
 			for i, r := range live {
+				if store.IsUnsynced(r.ctx) {
+					continue
+				}
 				if errs[i] == nil && syncErr != nil {
 					errs[i] = fmt.Errorf("sqlitestore: sync: %w", syncErr)
 				}
 				r.done <- errs[i]
 			}
 		})
+		for i, r := range live {
+			if store.IsUnsynced(r.ctx) {
+				r.done <- errs[i]
+			}
+		}
 	}
 	var n uint64
 	if s.vers != nil {

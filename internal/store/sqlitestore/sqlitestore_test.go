@@ -436,3 +436,60 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestUnsyncedUpdatesDoNotWaitForTheSync holds every fsync: an Update made
+// with store.Unsynced returns once committed, while an ordinary one in the
+// same moment still waits, and the sync is asked for either way.
+func TestUnsyncedUpdatesDoNotWaitForTheSync(t *testing.T) {
+	t.Parallel()
+	s, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	release := make(chan struct{})
+	var syncs atomic.Int32
+	s.durable.syncFn = func() error {
+		syncs.Add(1)
+		<-release
+		return nil
+	}
+	scope := store.Scope{Account: "000000000000", Region: "us-east-1"}
+	put := func(ctx context.Context, id string) error {
+		return s.Update(ctx, func(tx store.Tx) error {
+			return tx.Insert(&store.Record{Scope: scope, Kind: "thing", ID: id, SortKey: id, Body: []byte(`{}`)})
+		})
+	}
+	acked := make(chan error, 1)
+	go func() { acked <- put(context.Background(), "acked") }()
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	defer free()
+	unsynced := make(chan error, 1)
+	go func() { unsynced <- put(store.Unsynced(context.Background()), "unsynced") }()
+	select {
+	case err := <-unsynced:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an unsynced Update waited for the sync")
+	}
+	err = s.View(context.Background(), func(tx store.Tx) error {
+		_, err := tx.Get(scope, "thing", "unsynced")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("an unsynced Update returned before its commit was visible: %v", err)
+	}
+	waitFor(t, func() bool { return syncs.Load() > 0 })
+	select {
+	case err := <-acked:
+		t.Fatalf("an ordinary Update returned before its sync: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	free()
+	if err := <-acked; err != nil {
+		t.Fatal(err)
+	}
+}
