@@ -83,7 +83,10 @@ const (
 	qGetMany = `SELECT ` + recordCols + ` FROM resources WHERE account = ? AND region = ? AND kind = ? AND id IN (SELECT value FROM json_each(?))`
 	qInsert  = `INSERT INTO resources (` + recordCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
 	qUpdate  = `UPDATE resources SET parent = ?, sort_key = ?, updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ?`
-	qDelete  = `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
+	// qUpdateBody leaves the indexes alone, which a SET of their columns
+	// rewrites even to the same values; most updates keep them.
+	qUpdateBody = `UPDATE resources SET updated_ms = ?, tags = ?, body = ? WHERE account = ? AND region = ? AND kind = ? AND id = ? AND parent = ? AND sort_key = ?`
+	qDelete     = `DELETE FROM resources WHERE account = ? AND region = ? AND kind = ? AND id = ?`
 	// No LIMIT: SQLite 3.46+ re-prepares a statement whose LIMIT is a bound
 	// parameter on every run (the value feeds the planner), which cost a
 	// third of a list. The index gives the order, so List reads only the
@@ -96,7 +99,7 @@ const (
 	qMetaPut = `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`
 )
 
-var queries = []string{qGet, qExists, qGetMany, qInsert, qUpdate, qDelete, qList, qCount, qIdemGet, qIdemPut, qMetaGet, qMetaPut}
+var queries = []string{qGet, qExists, qGetMany, qInsert, qUpdate, qUpdateBody, qDelete, qList, qCount, qIdemGet, qIdemPut, qMetaGet, qMetaPut}
 
 // prepare prepares every query on each pool; run it after migrating and
 // before serving.
@@ -708,10 +711,17 @@ func (t *tx) Update(r *store.Record) error {
 		return err
 	}
 	t.wrote(recordKey(r.Scope, r.Kind, r.ID))
-	res, err := t.exec(qUpdate,
-		r.Parent, r.SortKey, r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID)
+	res, err := t.exec(qUpdateBody,
+		r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID, r.Parent, r.SortKey)
 	if err != nil {
 		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		// Moved (or missing): the indexed columns change too.
+		if res, err = t.exec(qUpdate,
+			r.Parent, r.SortKey, r.Updated.UnixMilli(), tags, r.Body, r.Account, r.Region, r.Kind, r.ID); err != nil {
+			return err
+		}
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return errors.Join(store.ErrNotFound, err)
