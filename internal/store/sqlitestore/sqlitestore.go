@@ -158,8 +158,11 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	// Migrations committed without the syncer: make them durable now.
-	if _, err := w.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil {
+	// Migrations committed without the syncer: make them durable now. Nobody
+	// reads yet, so the log can also be emptied: a migration that copied
+	// the resources table grew it to the table's size, and SQLite reuses a
+	// log file without ever shrinking it.
+	if _, err := w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		s.Close()
 		return nil, err
 	}
