@@ -129,6 +129,7 @@ type logEntry struct {
 	WorkflowID  string         `json:"workflowId"`
 	Details     map[string]any `json:"details"`
 	Stream      string         `json:"-"`
+	At          time.Time      `json:"-"` // the event's timestamp (milliseconds)
 }
 
 func workflowLogs(t testing.TB, s *server, serverID string) []logEntry {
@@ -154,7 +155,7 @@ func workflowLogs(t testing.TB, s *server, serverID string) []logEntry {
 			if err := json.Unmarshal([]byte(ev.Message), &e); err != nil {
 				t.Fatal(err)
 			}
-			e.Stream = ev.LogStreamName
+			e.Stream, e.At = ev.LogStreamName, time.UnixMilli(ev.Timestamp)
 			entries = append(entries, e)
 		}
 		if out.Next == "" {
