@@ -569,7 +569,7 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 	e.handleWith(ctx, it, nil)
 }
 
-// handleWith runs it's handler and commits its outcome; c, when set, wraps
+// handleWith runs the item's handler and commits its outcome; c, when set, wraps
 // the commit's transaction to catch an item it hands on.
 func (e *Engine) handleWith(ctx context.Context, it Item, c *chain) {
 	h := e.handlers[it.Type]
