@@ -156,7 +156,7 @@ func concurrentBuilds(b *testing.B, clients []*ib.Client, n int) {
 	var rounds [][]string
 	start := time.Now()
 	// Polling must not be the load, nor its interval the measure: about a
-	// tenth of a millisecond per build (one build's 13 steps take ~30 ms).
+	// tenth of a millisecond per build (one build's 13 steps take 4-8 ms).
 	poll := max(time.Millisecond, time.Duration(n)*100*time.Microsecond)
 	for b.Loop() {
 		// Started together, as concurrent builds are: started one by one,

@@ -17,11 +17,12 @@ import (
 // The item must be in no claim's reach meanwhile: claims skip the IDs in
 // hand, and this one is not in hand until the commit has returned. So it
 // is reserved when its Enqueue runs, which is before the commit that makes
-// it visible, and stays reserved until it is in hand; claimInMemory counts
+// it visible, and stays reserved until it is in hand. claimInMemory counts
 // reserved IDs as held, and drops what it read of an ID reserved while it
-// read (its snapshot may hold the item, its list of held IDs not). A transaction function may run more than once (a
-// speculation, then the writer), so each run starts the choice afresh and
-// every reservation a run made is released once the commit is decided.
+// read: its snapshot may hold the item, its list of held IDs not. A
+// transaction function may run more than once (a speculation, then the
+// writer), so each run starts the choice afresh, and every reservation a
+// run made is released once the commit is decided.
 
 // chain is one commit's candidate for handing on.
 type chain struct {
