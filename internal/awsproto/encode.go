@@ -96,15 +96,23 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
+// plain tells a string encoding/json writes as it is, between quotes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !plainByte[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
 // appendString writes s quoted when it needs no escaping (printable ASCII
 // without the characters encoding/json escapes), and lets encoding/json
 // write it otherwise.
 func appendString(b []byte, s string) ([]byte, error) {
-	for i := 0; i < len(s); i++ {
-		if !plainByte[s[i]] {
-			enc, err := json.Marshal(s)
-			return append(b, enc...), err
-		}
+	if !plain(s) {
+		enc, err := json.Marshal(s)
+		return append(b, enc...), err
 	}
 	b = append(b, '"')
 	b = append(b, s...)

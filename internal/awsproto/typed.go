@@ -210,7 +210,7 @@ func (p *planner) structEncoder(t reflect.Type) encodeFunc {
 				return nil
 			}
 		}
-		if seen[name] || !plainKey(name) {
+		if seen[name] || !plain(name) {
 			p.unsupported = true // duplicate names cancel out in encoding/json
 			return nil
 		}
@@ -239,16 +239,6 @@ func (p *planner) structEncoder(t reflect.Type) encodeFunc {
 		}
 		return append(b, '}'), nil
 	}
-}
-
-// plainKey tells a field name encoding/json writes as it is.
-func plainKey(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !plainByte[s[i]] {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // isEmpty is encoding/json's omitempty test.

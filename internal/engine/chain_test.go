@@ -9,18 +9,7 @@ import (
 	"time"
 
 	"github.com/slipway-dev/slipway/internal/store"
-	"github.com/slipway-dev/slipway/internal/store/sqlitestore"
 )
-
-func fileStore(t *testing.T) store.Store {
-	t.Helper()
-	st, err := sqlitestore.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // TestCommitHandsOnItsNextItem checks the hand-on itself: the first item
 // a commit enqueues due now comes back to the handler's goroutine, stays

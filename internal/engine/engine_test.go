@@ -23,6 +23,18 @@ func memStore(t *testing.T) store.Store {
 	return st
 }
 
+// fileStore opens the file store: exclusive, with speculation and the
+// syncer, as the embedded deployment runs.
+func fileStore(t *testing.T) store.Store {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 var scope = store.Scope{Account: "1", Region: "r"}
 
 func enqueue(t *testing.T, st store.Store, it Item) {
@@ -252,11 +264,7 @@ func TestReplacedItemClaimedAgainKeepsItsCommit(t *testing.T) {
 // counts as a retry.
 func TestExclusiveClaimsStayInMemory(t *testing.T) {
 	t.Parallel()
-	st, err := sqlitestore.Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := fileStore(t)
 	ctx := context.Background()
 	enqueue(t, st, Item{ID: "old", Type: "t", Scope: scope, Due: time.Now().Add(-time.Minute)})
 	e := New(st, nil, Options{Exclusive: true, Poll: 5 * time.Millisecond})
@@ -285,7 +293,7 @@ func TestExclusiveClaimsStayInMemory(t *testing.T) {
 		t.Fatalf("first run %+v", r)
 	}
 	time.Sleep(50 * time.Millisecond) // the dispatcher looks several times
-	err = st.View(ctx, func(tx store.Tx) error {
+	err := st.View(ctx, func(tx store.Tx) error {
 		rec, err := tx.Get(queueScope, kindItem, "x")
 		if err != nil {
 			return err

@@ -371,7 +371,7 @@ func (p *LifecyclePolicy) selects(d Doc, tags map[string]string) *candidate {
 		return nil
 	}
 	c := &candidate{doc: d, tags: tags, status: status}
-	c.created, _ = time.Parse("2006-01-02T15:04:05.000Z", str(d, "dateCreated"))
+	c.created, _ = time.Parse(timeLayout, str(d, "dateCreated"))
 	if len(p.ResourceSelection.TagMap) > 0 {
 		for k, v := range p.ResourceSelection.TagMap {
 			if tags[k] == v {

@@ -164,6 +164,9 @@ func (l *Local) Open(ctx context.Context, bucket, key string) (*Object, Reader, 
 // commit writes o's record (replacing any earlier version) and removes the
 // replaced file once the new record is committed.
 func (l *Local) commit(ctx context.Context, o *Object, keepTags bool) error {
+	if o.ContentType == "" {
+		o.ContentType = "binary/octet-stream" // S3's default
+	}
 	var old string
 	err := l.st.Update(ctx, func(tx store.Tx) error {
 		if _, err := getBucket(tx, o.Bucket); err != nil {
@@ -348,9 +351,6 @@ func (w *localWriter) Commit(ctx context.Context) (*Object, error) {
 	if w.etag != "" {
 		o.ETag = w.etag
 	}
-	if o.ContentType == "" {
-		o.ContentType = "binary/octet-stream"
-	}
 	if err := w.l.commit(ctx, &o, false); err != nil {
 		_ = os.Remove(w.l.blobPath(name))
 		return nil, err
@@ -510,9 +510,6 @@ func (l *Local) linkCopy(ctx context.Context, srcBucket, srcKey, dstBucket, dstK
 	}
 	o.Blob, o.Size, o.ETag = name, src.Size, src.ETag
 	o.LastModified = time.Now().UTC().Truncate(time.Millisecond)
-	if o.ContentType == "" {
-		o.ContentType = "binary/octet-stream"
-	}
 	if err := l.commit(ctx, &o, false); err != nil {
 		_ = os.Remove(l.blobPath(name))
 		return nil, err

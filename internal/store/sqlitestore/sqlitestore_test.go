@@ -444,11 +444,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // same moment still waits, and the sync is asked for either way.
 func TestUnsyncedUpdatesDoNotWaitForTheSync(t *testing.T) {
 	t.Parallel()
-	s, err := Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFile(t)
 	release := make(chan struct{})
 	var syncs atomic.Int32
 	s.durable.syncFn = func() error {
@@ -477,7 +473,7 @@ func TestUnsyncedUpdatesDoNotWaitForTheSync(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("an unsynced Update waited for the sync")
 	}
-	err = s.View(context.Background(), func(tx store.Tx) error {
+	err := s.View(context.Background(), func(tx store.Tx) error {
 		_, err := tx.Get(scope, "thing", "unsynced")
 		return err
 	})
@@ -500,11 +496,7 @@ func TestUnsyncedUpdatesDoNotWaitForTheSync(t *testing.T) {
 // migrated schema: none may scan the resources table.
 func TestQueriesUseIndexes(t *testing.T) {
 	t.Parallel()
-	s, err := Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openFile(t)
 	for _, q := range queries {
 		if !strings.Contains(q, "resources") {
 			continue
