@@ -26,11 +26,10 @@ import (
 
 // chain is one commit's candidate for handing on.
 type chain struct {
-	e         *Engine
-	from      string   // the ID of the item being completed
-	next      *Item    // the candidate of the function's latest run
-	ids       []string // IDs reserved by any run
-	committed bool
+	e    *Engine
+	from string   // the ID of the item being completed
+	next *Item    // the candidate of the function's latest run
+	ids  []string // IDs reserved by any run
 }
 
 // chainTx is the transaction a handler's commit runs in when its
@@ -110,8 +109,7 @@ func (e *Engine) handleChained(ctx context.Context, it Item) (Item, bool) {
 		return Item{}, false
 	}
 	c := &chain{e: e, from: it.ID}
-	e.handleWith(ctx, it, c)
-	ok := c.committed && c.next != nil && ctx.Err() == nil
+	ok := e.handleWith(ctx, it, c) && c.next != nil && ctx.Err() == nil
 	released := false
 	e.mu.Lock()
 	for _, id := range c.ids {

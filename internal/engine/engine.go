@@ -569,9 +569,10 @@ func (e *Engine) handle(ctx context.Context, it Item) {
 	e.handleWith(ctx, it, nil)
 }
 
-// handleWith runs the item's handler and commits its outcome; c, when set, wraps
-// the commit's transaction to catch an item it hands on.
-func (e *Engine) handleWith(ctx context.Context, it Item, c *chain) {
+// handleWith runs the item's handler and commits its outcome, and reports
+// whether the commit applied; c, when set, wraps the commit's transaction
+// to catch an item it hands on.
+func (e *Engine) handleWith(ctx context.Context, it Item, c *chain) bool {
 	h := e.handlers[it.Type]
 	var commit func(store.Tx) error
 	var err error
@@ -584,7 +585,7 @@ func (e *Engine) handleWith(ctx context.Context, it Item, c *chain) {
 		e.log.Error("engine: item failed; it will be retried", "item", it.ID, "type", it.Type, "attempt", it.Attempt, "error", err)
 		e.observe(it.Type, "retried")
 		e.release(ctx, it, backoff(it.Attempt))
-		return
+		return false
 	}
 	// The completion is no client's acknowledgement (store.Unsynced): the
 	// next item need not wait for the disk.
@@ -604,9 +605,6 @@ func (e *Engine) handleWith(ctx context.Context, it Item, c *chain) {
 		}
 		return commit(tx)
 	})
-	if c != nil {
-		c.committed = err == nil
-	}
 	switch {
 	case errors.Is(err, errStale):
 		e.observe(it.Type, "stale")
@@ -617,6 +615,7 @@ func (e *Engine) handleWith(ctx context.Context, it Item, c *chain) {
 	case err == nil:
 		e.observe(it.Type, "committed")
 	}
+	return err == nil
 }
 
 func (e *Engine) observe(typ, outcome string) {
